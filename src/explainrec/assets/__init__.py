@@ -1,0 +1,1 @@
+"""Model and data assets materialised from registry packages, hash-checked."""

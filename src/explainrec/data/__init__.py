@@ -1,0 +1,1 @@
+"""Interactions in one schema: adapters, k-core filtering and splits."""

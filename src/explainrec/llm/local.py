@@ -1,0 +1,212 @@
+"""In-process generation with ``transformers`` (CPU, CUDA or MPS).
+
+Requests are rendered with the tokenizer's chat template, left-padded and run
+through ``model.generate`` in batches; requests with different
+:class:`GenParams` never share a ``generate`` call. Greedy decoding of a batch
+gives the same text as decoding each prompt alone (left padding plus the
+attention mask), which the tests check.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from explainrec.errors import LLMUnavailable
+from explainrec.llm.spec import BUNDLED, LLMSpec
+from explainrec.llm.types import ChatRequest, Completion, GenParams, truncate_at_stop
+
+#: options that may be passed through ``LLMSpec.extra`` to ``from_pretrained``
+_LOAD_EXTRA = ("gguf_file", "revision", "trust_remote_code", "attn_implementation")
+
+
+def pick_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else unchanged."""
+    import torch
+
+    if device != "auto":
+        return device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def pick_dtype(dtype: str, device: str) -> Any:
+    """``auto`` -> float32 on CPU/MPS, bfloat16 on CUDA when supported (else float16)."""
+    import torch
+
+    if dtype != "auto":
+        return getattr(torch, dtype)
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def plain_prompt(messages: Sequence[tuple[str, str]]) -> str:
+    """Fallback for tokenizers without a chat template: ``System:/User:/Assistant:`` lines."""
+    lines = [f"{role.capitalize()}: {content}" for role, content in messages]
+    return "\n".join(lines) + "\nAssistant:"
+
+
+def count_new_tokens(ids: Sequence[int], eos_ids: set[int], pad_id: int | None) -> int:
+    """Number of really generated tokens in ``ids``: up to (excluding) the first
+    end-of-sequence token, and without the padding ``generate`` appends to
+    sequences that finished early."""
+    n = len(ids)
+    for i, t in enumerate(ids):
+        if t in eos_ids:
+            return i
+    while n > 0 and pad_id is not None and ids[n - 1] == pad_id:
+        n -= 1
+    return n
+
+
+def _is_local_path(model: str) -> bool:
+    """A folder path rather than a hub id (``name`` or ``org/name``)."""
+    return (model.startswith(("/", "./", "../", "~", ".\\")) or model.count("/") >= 2
+            or Path(model).expanduser().exists())
+
+
+class _StopOnStrings:
+    """Stopping criterion: a sequence is done once its new text contains a stop string."""
+
+    def __init__(self, tokenizer: Any, prompt_len: int, stop: tuple[str, ...]):
+        self.tok, self.prompt_len, self.stop = tokenizer, prompt_len, stop
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        texts = self.tok.batch_decode(input_ids[:, self.prompt_len :], skip_special_tokens=True)
+        return torch.tensor([any(s in t for s in self.stop) for t in texts], device=input_ids.device)
+
+
+class TransformersBackend:
+    """A causal LM loaded with ``AutoModelForCausalLM`` from a folder or hub id."""
+
+    def __init__(self, spec: LLMSpec):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.spec = spec
+        self.identity = spec.cache_identity()
+        self.preferred_batch = max(1, int(spec.batch_size))
+        model = spec.model
+        if model == BUNDLED:
+            raise LLMUnavailable(
+                f"llms.{spec.name}.model is {BUNDLED}, which the assets stage materialises: "
+                "run `dvc repro assets_llm` first and use its llm.json"
+            )
+        local = _is_local_path(model)
+        if local:
+            model = str(Path(model).expanduser())
+            if not Path(model).is_dir():
+                raise LLMUnavailable(f"model folder {model} does not exist (llms.{spec.name}.model); "
+                                     "for the pipeline's default model run `dvc repro assets_llm` first")
+        self.device = pick_device(spec.device)
+        self.dtype = pick_dtype(spec.dtype, self.device)
+        if self.device == "cpu" or spec.threads:
+            torch.set_num_threads(spec.threads or os.cpu_count() or 1)
+        extra = {k: spec.extra[k] for k in _LOAD_EXTRA if k in spec.extra}
+        tok_extra = {k: v for k, v in extra.items() if k != "attn_implementation"}
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, padding_side="left", **tok_extra)
+            self.model = AutoModelForCausalLM.from_pretrained(model, dtype=self.dtype, **extra)
+        except (OSError, ValueError) as e:
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+            if local:
+                raise LLMUnavailable(f"cannot load the model folder {model}: {reason}") from e
+            raise LLMUnavailable(
+                f"cannot load {model!r}: it is not a local folder and the Hugging Face hub is unreachable "
+                f"or refused it ({reason}); download it on a machine with internet, or point "
+                f"llms.{spec.name}.model at a local folder"
+            ) from e
+        self.model.to(self.device).eval()
+        tok = self.tokenizer
+        tok.padding_side = "left"
+        if tok.pad_token is None:
+            if tok.eos_token is None:
+                raise LLMUnavailable(f"the tokenizer of {model} has neither a pad nor an eos token")
+            tok.pad_token = tok.eos_token
+        gen_eos = self.model.generation_config.eos_token_id
+        eos = set(gen_eos if isinstance(gen_eos, list) else [gen_eos] if gen_eos is not None else [])
+        if tok.eos_token_id is not None:
+            eos.add(tok.eos_token_id)
+        self.eos_ids: set[int] = eos
+        self.pad_id: int = tok.pad_token_id
+        self.has_template = bool(getattr(tok, "chat_template", None))
+
+    # -- prompts ---------------------------------------------------------
+    def render(self, request: ChatRequest) -> str:
+        """The prompt string fed to the model (chat template, or the plain fallback)."""
+        if not self.has_template:
+            return plain_prompt(request.messages)
+        msgs = request.openai_messages()
+        try:
+            return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        except Exception:  # some templates reject a system turn: fold it into the first user turn
+            if msgs[0]["role"] != "system" or len(msgs) < 2:
+                raise
+            merged = [{"role": msgs[1]["role"], "content": msgs[0]["content"] + "\n\n" + msgs[1]["content"]}]
+            return self.tokenizer.apply_chat_template(merged + msgs[2:], tokenize=False, add_generation_prompt=True)
+
+    def _encode(self, prompts: list[str]) -> Any:
+        # a chat template already contains the special tokens it needs (e.g. BOS)
+        return self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=not self.has_template)
+
+    def count_prompt_tokens(self, request: ChatRequest) -> int:
+        return len(self._encode([self.render(request)])["input_ids"][0])
+
+    # -- generation ------------------------------------------------------
+    def generate(self, batch: list[ChatRequest]) -> list[Completion]:
+        """One completion per request, in order; groups requests by their GenParams."""
+        out: list[Completion | None] = [None] * len(batch)
+        groups: dict[GenParams, list[int]] = {}
+        for i, r in enumerate(batch):
+            groups.setdefault(r.params, []).append(i)
+        for params, idx in groups.items():
+            for s in range(0, len(idx), self.preferred_batch):
+                part = idx[s : s + self.preferred_batch]
+                for i, c in zip(part, self._generate_group([batch[i] for i in part], params)):
+                    out[i] = c
+        return [c for c in out if c is not None]
+
+    def _generation_config(self, params: GenParams) -> Any:
+        import copy
+
+        gc = copy.deepcopy(self.model.generation_config)
+        gc.max_new_tokens = params.max_new_tokens
+        gc.max_length = None
+        gc.pad_token_id = self.pad_id
+        gc.eos_token_id = sorted(self.eos_ids) or None
+        gc.num_return_sequences = 1
+        if params.greedy:
+            gc.do_sample, gc.temperature, gc.top_p, gc.top_k = False, None, None, None
+        else:
+            gc.do_sample, gc.temperature, gc.top_p, gc.top_k = True, params.temperature, params.top_p, None
+        return gc
+
+    def _generate_group(self, requests: list[ChatRequest], params: GenParams) -> list[Completion]:
+        import torch
+        from transformers import StoppingCriteriaList
+
+        enc = self._encode([self.render(r) for r in requests])
+        input_ids = enc["input_ids"].to(self.device)
+        attention_mask = enc["attention_mask"].to(self.device)
+        prompt_len = input_ids.shape[1]
+        kwargs: dict[str, Any] = {"generation_config": self._generation_config(params)}
+        if params.stop:
+            stopper = _StopOnStrings(self.tokenizer, prompt_len, params.stop)
+            kwargs["stopping_criteria"] = StoppingCriteriaList([stopper])
+        if not params.greedy:
+            torch.manual_seed(params.seed)
+        with torch.inference_mode():
+            seqs = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        new = seqs[:, prompt_len:].tolist()
+        n_prompt = attention_mask.sum(dim=1).tolist()
+        result = []
+        for ids, np_ in zip(new, n_prompt):
+            n = count_new_tokens(ids, self.eos_ids, self.pad_id)
+            text = self.tokenizer.decode(ids[:n], skip_special_tokens=True)
+            text, _ = truncate_at_stop(text, params.stop)
+            result.append(Completion(text.strip(), int(np_), n))
+        return result

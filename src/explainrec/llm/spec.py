@@ -1,0 +1,99 @@
+"""The ``llms:`` catalogue: which language model a run uses, and how to reach it.
+
+``params.yaml`` holds ``llm: <name>`` (a selector) and ``llms: {name: entry}``
+(the catalogue). A selector, not a mapping, because ``dvc exp run -S llm=x``
+replaces a mapping by a string. :func:`resolve_llm` validates the name and the
+entry and returns an :class:`LLMSpec`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from explainrec.errors import ParamError
+
+BACKENDS = ("transformers", "openai")
+#: the one model materialised from a registry package by the assets stage
+BUNDLED = "bundled:smollm2-135m"
+
+
+@dataclass(frozen=True)
+class LLMSpec:
+    """One resolved catalogue entry.
+
+    ``model`` is a local folder, a hub id, :data:`BUNDLED` (before the assets
+    stage materialises it) or, for ``openai``, the served model's name.
+    ``identity`` is what the response cache keys on: it changes whenever the
+    weights could differ (set by the assets stage; defaults to backend:model).
+    """
+
+    name: str
+    backend: str
+    model: str
+    # transformers backend
+    dtype: str = "auto"  # auto | float32 | bfloat16 | float16
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    threads: int = 0  # torch CPU threads; 0 = all cores
+    batch_size: int = 16
+    # openai-compatible backend
+    base_url: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    timeout_s: float = 120.0
+    max_retries: int = 4
+    start_hint: str = ""
+    # generation defaults (a stage may lower max_new_tokens for its task)
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    identity: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "LLMSpec":
+        return cls(**d)
+
+    def cache_identity(self) -> str:
+        return self.identity or f"{self.backend}:{self.model}"
+
+
+_FIELDS = {f.name for f in fields(LLMSpec)} - {"name", "identity", "extra"}
+
+
+def resolve_llm(name: str, catalogue: dict[str, Any]) -> LLMSpec:
+    """Validate ``name`` against ``catalogue`` and return its :class:`LLMSpec`."""
+    if not isinstance(catalogue, dict) or not catalogue:
+        raise ParamError("llms", "a non-empty mapping of model names to entries", catalogue)
+    if not isinstance(name, str) or name not in catalogue:
+        raise ParamError("llm", f"one of {', '.join(sorted(catalogue))}", name)
+    entry = catalogue[name]
+    where = f"llms.{name}"
+    if not isinstance(entry, dict):
+        raise ParamError(where, "a mapping with at least 'backend' and 'model'", entry)
+    unknown = sorted(set(entry) - _FIELDS)
+    if unknown:
+        raise ParamError(f"{where}.{unknown[0]}", f"one of the known keys {', '.join(sorted(_FIELDS))}", unknown[0])
+    backend = entry.get("backend")
+    if backend not in BACKENDS:
+        raise ParamError(f"{where}.backend", f"one of {', '.join(BACKENDS)}", backend)
+    if not entry.get("model") or not isinstance(entry.get("model"), str):
+        raise ParamError(f"{where}.model", "a model folder, hub id, served model name or " + BUNDLED, entry.get("model"))
+    if backend == "openai" and not str(entry.get("base_url", "")).startswith(("http://", "https://")):
+        raise ParamError(f"{where}.base_url", "an http(s) URL of an OpenAI-compatible server, e.g. http://localhost:11434/v1",
+                         entry.get("base_url"))
+    for key in ("batch_size", "concurrency", "max_new_tokens"):
+        if key in entry and (not isinstance(entry[key], int) or isinstance(entry[key], bool) or entry[key] < 1):
+            raise ParamError(f"{where}.{key}", "a positive integer", entry[key])
+    for key in ("threads", "max_retries"):
+        if key in entry and (not isinstance(entry[key], int) or entry[key] < 0):
+            raise ParamError(f"{where}.{key}", "an integer >= 0", entry[key])
+    for key, lo, hi in (("temperature", 0.0, 2.0), ("top_p", 0.0, 1.0), ("timeout_s", 0.0, 86400.0)):
+        if key in entry and (not isinstance(entry[key], (int, float)) or not lo <= entry[key] <= hi):
+            raise ParamError(f"{where}.{key}", f"a number in [{lo}, {hi}]", entry[key])
+    if entry.get("dtype", "auto") not in ("auto", "float32", "bfloat16", "float16"):
+        raise ParamError(f"{where}.dtype", "one of auto, float32, bfloat16, float16", entry.get("dtype"))
+    return LLMSpec(name=name, **entry)

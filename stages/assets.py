@@ -1,0 +1,63 @@
+"""Materialise the language model and the sentence encoder (no hub downloads).
+
+    python stages/assets.py llm --out data/assets/llm
+    python stages/assets.py encoder --out data/assets/encoder
+
+``llm`` reads ``llm`` and ``llms`` from params.yaml and writes
+``<out>/llm.json`` (the resolved catalogue entry and its identity) plus, for
+the bundled SmolLM2-135M-Instruct, ``<out>/model/``. ``encoder`` writes the
+all-MiniLM-L6-v2 sentence-transformers folder and ``<out>/encoder.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from common import load_params, one_line_errors, section
+
+
+@click.group()
+def cli() -> None:
+    """Model assets."""
+
+
+@cli.command()
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("data/assets/llm"), show_default=True)
+@one_line_errors
+def llm(params_path: str, out: Path) -> None:
+    """Resolve the selected LLM, check it can be reached, and record its identity."""
+    from explainrec.assets.models import materialise_llm
+    from explainrec.io import atomic_dir
+    from explainrec.llm.spec import resolve_llm
+
+    params = load_params(params_path)
+    spec = resolve_llm(section(params, "llm"), section(params, "llms"))
+    with atomic_dir(out) as tmp:
+        resolved = materialise_llm(spec, tmp)
+        if resolved.model.startswith(tmp.as_posix()):  # bundled model: record its final place
+            resolved = replace(resolved, model=(out / "model").as_posix())
+        (tmp / "llm.json").write_text(json.dumps(resolved.to_dict(), indent=2, sort_keys=True) + "\n")
+    click.echo(f"llm '{spec.name}' ready: {resolved.identity}")
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("data/assets/encoder"), show_default=True)
+@one_line_errors
+def encoder(out: Path) -> None:
+    """Copy the bundled all-MiniLM-L6-v2 sentence encoder, sha256-checked."""
+    from explainrec.assets.models import materialise_encoder
+    from explainrec.io import atomic_dir
+
+    with atomic_dir(out) as tmp:
+        identity = materialise_encoder(tmp)
+        (tmp / "encoder.json").write_text(json.dumps({"identity": identity, "path": out.as_posix()}, indent=2) + "\n")
+    click.echo(f"encoder ready: {identity}")
+
+
+if __name__ == "__main__":
+    cli()

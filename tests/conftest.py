@@ -1,0 +1,25 @@
+"""Shared test settings: nothing in the suite reaches the Hugging Face hub."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+AMAZON_MI = SHARED_DATA / "amazon-musical-instruments" / "reviews_Musical_Instruments_5.json.gz"
+
+
+@pytest.fixture
+def amazon_mi() -> Path:
+    """The real Amazon Musical Instruments 5-core file, or a skip when it is absent."""
+    if not AMAZON_MI.exists():
+        pytest.skip(f"{AMAZON_MI} not present: the real review data lives in ../shared/data, outside the project")
+    return AMAZON_MI
