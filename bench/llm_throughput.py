@@ -1,7 +1,7 @@
 """Generation throughput of the local backend: one prompt at a time vs batched.
 
     python bench/llm_throughput.py                      # the default LLM from `dvc repro assets_llm`
-    python bench/llm_throughput.py --model PATH --n 32 --max-new-tokens 64 --batch-size 16
+    python bench/llm_throughput.py --model PATH --n 32 --max-new-tokens 64 --batch-size 32
 
 Both runs use the same loaded model, greedy decoding and the same prompts;
 (b) goes through :class:`explainrec.llm.LLM` without a cache, i.e. dedupe,
@@ -84,7 +84,7 @@ def run_bench(model: str, n: int, max_new_tokens: int, batch_size: int, threads:
 @click.option("--model", default=DEFAULT_MODEL, show_default=True, help="local model folder")
 @click.option("--n", "n", default=32, show_default=True, help="number of distinct prompts")
 @click.option("--max-new-tokens", default=64, show_default=True)
-@click.option("--batch-size", default=16, show_default=True, help="prompts per generate call in (b)")
+@click.option("--batch-size", default=32, show_default=True, help="prompts per generate call in (b)")
 @click.option("--threads", default=0, show_default=True, help="torch CPU threads (0 = all cores)")
 def main(model: str, n: int, max_new_tokens: int, batch_size: int, threads: int) -> None:
     if not Path(model).is_dir():
