@@ -2,11 +2,15 @@
 
     python stages/assets.py llm --out data/assets/llm
     python stages/assets.py encoder --out data/assets/encoder
+    python stages/assets.py sft-base --out data/assets/sft_base
 
 ``llm`` reads ``llm`` and ``llms`` from params.yaml and writes
 ``<out>/llm.json`` (the resolved catalogue entry and its identity) plus, for
 the bundled SmolLM2-135M-Instruct, ``<out>/model/``. ``encoder`` writes the
 all-MiniLM-L6-v2 sentence-transformers folder and ``<out>/encoder.json``.
+``sft-base`` writes the small LM that the SFT stage fine-tunes (``sft.base_model``,
+independent of ``llm``, so switching the prompting LLM keeps the same explainer
+base) to ``<out>/model/``.
 """
 
 from __future__ import annotations
@@ -43,6 +47,25 @@ def llm(params_path: str, out: Path) -> None:
             resolved = replace(resolved, model=(out / "model").as_posix())
         (tmp / "llm.json").write_text(json.dumps(resolved.to_dict(), indent=2, sort_keys=True) + "\n")
     click.echo(f"llm '{spec.name}' ready: {resolved.identity}")
+
+
+@cli.command("sft-base")
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("data/assets/sft_base"), show_default=True)
+@one_line_errors
+def sft_base(params_path: str, out: Path) -> None:
+    """Write the base model of the SFT explainer (sft.base_model) as a plain folder."""
+    from explainrec.assets.models import materialise_base_model
+    from explainrec.errors import ParamError
+    from explainrec.io import atomic_dir
+
+    model = section(load_params(params_path), "sft").get("base_model")
+    if not isinstance(model, str) or not model:
+        raise ParamError("sft.base_model", "bundled:smollm2-135m, a local model folder or a hub id", model)
+    with atomic_dir(out) as tmp:
+        identity = materialise_base_model(model, tmp / "model")
+        (tmp / "base.json").write_text(json.dumps({"identity": identity, "model": model}, indent=2) + "\n")
+    click.echo(f"sft base model ready: {identity}")
 
 
 @cli.command()

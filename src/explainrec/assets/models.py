@@ -121,6 +121,21 @@ def materialise_llm(spec: LLMSpec, out_dir: Path, wheel_cache: Path | None = Non
     return replace(spec, identity=f"hf:{spec.model}@{revision}")
 
 
+def materialise_base_model(model: str, out_dir: Path, wheel_cache: Path | None = None) -> str:
+    """Write the base model for fine-tuning to ``out_dir`` (a plain folder) and return its identity.
+
+    ``model`` is :data:`BUNDLED`, a local folder (copied) or a hub id already in
+    the local Hugging Face cache (copied from it).
+    """
+    spec = LLMSpec(name="sft.base_model", backend="transformers", model=model)
+    if model == BUNDLED:
+        return materialise_bundled_llm(out_dir, wheel_cache)
+    resolved = materialise_llm(spec, out_dir, wheel_cache)
+    src = Path(model).expanduser() if Path(model).expanduser().is_dir() else _hub_snapshot(model)[0]
+    shutil.copytree(src, out_dir, dirs_exist_ok=True)
+    return resolved.identity
+
+
 def materialise_encoder(out_dir: Path) -> str:
     """Copy the bundled all-MiniLM-L6-v2 folder to ``out_dir``, sha256-checked; return its identity."""
     try:

@@ -1,0 +1,11 @@
+"""Supervised fine-tuning of the explanation generator (paper 000 §3.3) and generation with it.
+
+* :mod:`explainrec.sft.prompt`: the Fig. 4 prompt and the target normalisation (shared with ablations)
+* :mod:`explainrec.sft.data`: train/test pairs from profiles plus CPEG or reference explanations
+* :mod:`explainrec.sft.train`: trl ``SFTTrainer`` (LoRA merged, or full fine-tuning)
+* :mod:`explainrec.sft.generate`: explanations for the test pairs through the LLM layer, scored
+"""
+
+from explainrec.sft.prompt import INSTRUCTION, RESPONSE_PREFIX, build_prompt, chat_request, normalise_target, strip_prefix
+
+__all__ = ["INSTRUCTION", "RESPONSE_PREFIX", "build_prompt", "chat_request", "normalise_target", "strip_prefix"]

@@ -1,0 +1,139 @@
+"""Training and test pairs for supervised fine-tuning: profiles in, explanation out.
+
+A pair is a (user, item) interaction of the train or test split with a target
+explanation. ``targets`` says where the explanation comes from:
+
+* ``cpeg``: the contrastive-prompting explanations (``<cpeg>/explanations.parquet``,
+  paper 000 §3.2). Pairs CPEG never solved (``verified`` false) are left out
+  unless ``include_unverified``.
+* ``reference``: the dataset's own reference explanations (the ``explanation``
+  column of ``<splits>/{train,test}.parquet``, e.g. XRec's released sets).
+
+Pairs whose user or item has no profile, or whose explanation is empty, are
+left out and counted in the returned statistics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from explainrec.errors import InputError, ParamError
+from explainrec.sft.prompt import build_prompt, normalise_target
+
+TARGETS = ("cpeg", "reference")
+CPEG_FILE = "explanations.parquet"
+CPEG_COLUMNS = ("split", "user_id", "item_id", "explanation", "verified")
+SPLITS = ("train", "test")
+#: the columns of every pair table
+PAIR_COLUMNS = ["user_id", "item_id", "user_profile", "item_profile", "prompt", "target", "reference"]
+
+
+@dataclass
+class SFTData:
+    """Pair tables (columns :data:`PAIR_COLUMNS`) for the train and test splits.
+
+    ``target`` is the normalised explanation the model learns (Fig. 4 form);
+    ``reference`` the explanation as the source wrote it.
+    """
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def read_cpeg(folder: str | Path) -> pd.DataFrame:
+    """``<folder>/explanations.parquet`` with its columns checked."""
+    path = Path(folder) / CPEG_FILE
+    if not path.exists():
+        raise InputError(path, "(file)", "the explanations the cpeg stage writes; run `dvc repro cpeg` "
+                                         "or set sft.targets: reference")
+    df = pd.read_parquet(path)
+    for col in CPEG_COLUMNS:
+        if col not in df.columns:
+            raise InputError(path, col, f"a column '{col}' (cpeg output: {', '.join(CPEG_COLUMNS)})")
+    bad = sorted(set(df["split"].astype(str)) - set(SPLITS))
+    if bad:
+        raise InputError(path, "split", "'train' or 'test'", bad[0])
+    return df
+
+
+def cpeg_targets(df: pd.DataFrame, include_unverified: bool = False) -> dict[str, pd.DataFrame]:
+    """``{split: (user_id, item_id, explanation)}`` from a CPEG table; unverified rows dropped
+    unless ``include_unverified`` (a missing ``verified`` counts as false)."""
+    keep = df if include_unverified else df[df["verified"].fillna(False).astype(bool)]
+    return {s: _clean(keep[keep["split"].astype(str) == s]) for s in SPLITS}
+
+
+def reference_targets(splits_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """``{split: (user_id, item_id, explanation)}`` from the dataset's reference explanations."""
+    out = {}
+    for s in SPLITS:
+        path = Path(splits_dir) / f"{s}.parquet"
+        if not path.exists():
+            raise InputError(path, "(file)", "the split stage's output; run `dvc repro split`")
+        df = pd.read_parquet(path)
+        hint = "reference explanations; this dataset ships none, so set sft.targets: cpeg"
+        if "explanation" not in df.columns:
+            raise InputError(path, "explanation", f"a column 'explanation' with {hint}")
+        if not df["explanation"].fillna("").astype(str).str.strip().any():
+            raise InputError(path, "explanation", f"non-empty {hint}", "all empty")
+        out[s] = _clean(df)
+    return out
+
+
+def _clean(df: pd.DataFrame) -> pd.DataFrame:
+    d = pd.DataFrame({
+        "user_id": df["user_id"].astype(str).to_numpy(),
+        "item_id": df["item_id"].astype(str).to_numpy(),
+        "explanation": df["explanation"].astype("string").fillna("").to_numpy(),
+    })
+    return d.drop_duplicates(["user_id", "item_id"], keep="first").reset_index(drop=True)
+
+
+def build_pairs(targets: pd.DataFrame, users: dict[str, str], items: dict[str, str]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Pair table (:data:`PAIR_COLUMNS`) for ``targets`` (user_id, item_id, explanation), plus
+    the counts of pairs left out for lack of a profile or an explanation."""
+    rows, no_profile, empty = [], 0, 0
+    for u, i, e in targets[["user_id", "item_id", "explanation"]].itertuples(index=False):
+        target = normalise_target(e)
+        if not target:
+            empty += 1
+            continue
+        if u not in users or i not in items:
+            no_profile += 1
+            continue
+        rows.append((u, i, users[u], items[i], build_prompt(users[u], items[i]), target, " ".join(str(e).split())))
+    return pd.DataFrame(rows, columns=PAIR_COLUMNS), {"no_profile": no_profile, "empty_explanation": empty}
+
+
+def load_sft_data(profiles: str | Path, cpeg: str | Path, splits: str | Path, targets: str = "cpeg",
+                  include_unverified: bool = False, user_layer: int = -1, item_layer: int = -1) -> SFTData:
+    """Read profiles and targets from the stage folders and build both pair tables."""
+    from explainrec.profiles.store import load_profiles
+
+    if targets not in TARGETS:
+        raise ParamError("sft.targets", f"one of {', '.join(TARGETS)}", targets)
+    if targets == "cpeg":
+        raw = read_cpeg(cpeg)
+        by_split = cpeg_targets(raw, include_unverified)
+        source = Path(cpeg) / CPEG_FILE
+        stats: dict[str, Any] = {"cpeg_rows": int(len(raw)),
+                                 "unverified_dropped": 0 if include_unverified else int((~raw["verified"].fillna(False).astype(bool)).sum())}
+    else:
+        by_split = reference_targets(splits)
+        source = Path(splits)
+        stats = {}
+    users, items = load_profiles(profiles, user_layer, item_layer)
+    tables = {}
+    for s in SPLITS:
+        tables[s], left_out = build_pairs(by_split[s], users, items)
+        stats.update({f"{s}_pairs": int(len(tables[s])), **{f"{s}_left_out_{k}": v for k, v in left_out.items()}})
+    if tables["train"].empty:
+        raise InputError(source, "explanation", f"at least one usable train pair ({targets} targets"
+                         + ("" if targets == "reference" or include_unverified else ", verified only")
+                         + ", with user and item profiles)", stats)
+    return SFTData(tables["train"], tables["test"], stats)

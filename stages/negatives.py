@@ -1,0 +1,70 @@
+"""Hard and random negative items per (user, item) pair for CPEG (paper 000 §3.2).
+
+    python stages/negatives.py --splits data/splits --filtered data/filtered --profiles data/profiles --encoder data/assets/encoder --out data/negatives --metrics metrics/negatives.json
+
+Reads ``negatives`` (k, m, profile_layer, max_train, max_test) and ``seed``
+from params.yaml; writes ``<out>/negatives.parquet`` (split, user_id, item_id,
+hard, random) and the pair counts and mean cosines to the metrics file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from common import load_params, one_line_errors, section
+
+KEYS = ("k", "m", "profile_layer", "max_train", "max_test")
+
+
+@click.command()
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@click.option("--splits", type=click.Path(path_type=Path), default=Path("data/splits"), show_default=True)
+@click.option("--filtered", type=click.Path(path_type=Path), default=Path("data/filtered"), show_default=True)
+@click.option("--profiles", type=click.Path(path_type=Path), default=Path("data/profiles"), show_default=True)
+@click.option("--encoder", type=click.Path(path_type=Path), default=Path("data/assets/encoder"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("data/negatives"), show_default=True)
+@click.option("--metrics", type=click.Path(path_type=Path), default=Path("metrics/negatives.json"), show_default=True)
+@one_line_errors
+def main(params_path: str, splits: Path, filtered: Path, profiles: Path, encoder: Path, out: Path,
+         metrics: Path) -> None:
+    import pandas as pd
+
+    from explainrec.cpeg.negatives import FILE, NegativeConfig, load_encoder, sample_negatives, write_negatives
+    from explainrec.errors import InputError, ParamError
+    from explainrec.io import atomic_dir, write_json
+    from explainrec.profiles.store import load_profiles
+
+    params = load_params(params_path)
+    cfg = section(params, "negatives") or {}
+    unknown = sorted(set(cfg) - set(KEYS))
+    if unknown:
+        raise ParamError(f"negatives.{unknown[0]}", f"one of the keys {', '.join(KEYS)}", unknown[0])
+    layer = cfg.get("profile_layer", -1)
+    if isinstance(layer, bool) or not isinstance(layer, int) or layer < -1:
+        raise ParamError("negatives.profile_layer", "-1 (each node's last layer) or a layer number >= 0", layer)
+    config = NegativeConfig(k=cfg.get("k", 2), m=cfg.get("m", 5), max_train=cfg.get("max_train"),
+                            max_test=cfg.get("max_test"))
+    seed = int(section(params, "seed"))
+
+    def read(path: Path, what: str) -> pd.DataFrame:
+        if not path.exists():
+            raise InputError(path, what, f"a parquet file {path.name} written by an earlier stage")
+        return pd.read_parquet(path)
+
+    parts = {name: read(splits / f"{name}.parquet", name + " split") for name in ("train", "test")}
+    interactions = read(filtered / "interactions.parquet", "interactions")
+    users, items = load_profiles(profiles, user_layer=layer, item_layer=layer)
+    result = sample_negatives(parts, interactions, users, items, load_encoder(encoder), config, seed)
+    with atomic_dir(out) as tmp:
+        write_negatives(result.table, tmp / FILE)
+    write_json(metrics, result.metrics)
+    m = result.metrics
+    counts = ", ".join(f"{s} {m[s]['pairs']} pairs" for s in parts)
+    tr = m["train"]
+    click.echo(f"negatives: {counts}; {config.k} hard + {config.m} random each; cosine to the user (train): "
+               f"positive {tr['cos_positive']}, hard {tr['cos_hard']}, random {tr['cos_random']}; {m['seconds']} s")
+
+if __name__ == "__main__":
+    main()

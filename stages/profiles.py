@@ -1,0 +1,62 @@
+"""PGHIS: LLM-written user and item profiles, layer 0 then layers 1..n (paper 000 §3.1).
+
+    python stages/profiles.py --splits data/splits --filtered data/filtered --llm data/assets/llm/llm.json --out data/profiles --metrics metrics/profiles.json
+
+Reads ``profiles`` and ``seed`` from params.yaml; writes
+``<out>/user_profiles.parquet`` and ``<out>/item_profiles.parquet`` (every
+layer). LLM answers are cached outside the outputs, so a rerun or a resumed
+run repeats no finished call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from common import load_params, one_line_errors, section
+
+
+@click.command()
+@click.option("--params", "params_path", default="params.yaml", show_default=True)
+@click.option("--splits", type=click.Path(path_type=Path), default=Path("data/splits"), show_default=True)
+@click.option("--filtered", type=click.Path(path_type=Path), default=Path("data/filtered"), show_default=True)
+@click.option("--llm", "llm_json", type=click.Path(path_type=Path), default=Path("data/assets/llm/llm.json"),
+              show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("data/profiles"), show_default=True)
+@click.option("--metrics", type=click.Path(path_type=Path), default=Path("metrics/profiles.json"), show_default=True)
+@one_line_errors
+def main(params_path: str, splits: Path, filtered: Path, llm_json: Path, out: Path, metrics: Path) -> None:
+    import pandas as pd
+
+    from explainrec.data.schema import Dataset, conform
+    from explainrec.errors import ParamError
+    from explainrec.io import atomic_dir, write_json
+    from explainrec.llm import open_llm
+    from explainrec.profiles.pghis import ProfileConfig, build_profiles
+    from explainrec.profiles.store import ITEM_FILE, USER_FILE
+
+    params = load_params(params_path)
+    cfg_dict = section(params, "profiles")
+    try:
+        cfg = ProfileConfig(**cfg_dict)
+    except TypeError as exc:
+        raise ParamError("profiles", f"known keys only ({exc})", sorted(cfg_dict)) from exc
+    ds = Dataset.load(filtered)
+    profile_path = splits / "profile.parquet"
+    profile_split = conform(pd.read_parquet(profile_path), "interactions", profile_path)
+    llm = None if cfg.passthrough else open_llm(llm_json, desc="profiles")
+    result = build_profiles(profile_split, ds.items, ds.users, llm, cfg, int(section(params, "seed")), str(filtered))
+    with atomic_dir(out) as tmp:
+        result.users.to_parquet(tmp / USER_FILE, index=False)
+        result.items.to_parquet(tmp / ITEM_FILE, index=False)
+    stats = dict(result.stats)
+    if llm is not None:
+        stats["llm"] = llm.stats.as_metrics()
+    write_json(metrics, stats)
+    top = result.stats["layers"][-1]
+    click.echo(f"profiles: layers 0..{top['layer']}, {top['users']} users, {top['items']} items")
+
+
+if __name__ == "__main__":
+    main()
