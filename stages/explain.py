@@ -46,6 +46,8 @@ def main(params_path: str, negatives: Path, splits: Path, filtered: Path, profil
 
     params = load_params(params_path)
     cfg = section(params, "cpeg") or {}
+    if not isinstance(cfg, dict):
+        raise ParamError("cpeg", "a mapping of the keys " + ", ".join(KEYS), cfg)
     unknown = sorted(set(cfg) - set(KEYS))
     if unknown:
         raise ParamError(f"cpeg.{unknown[0]}", f"one of the keys {', '.join(KEYS)}", unknown[0])

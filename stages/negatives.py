@@ -38,6 +38,8 @@ def main(params_path: str, splits: Path, filtered: Path, profiles: Path, encoder
 
     params = load_params(params_path)
     cfg = section(params, "negatives") or {}
+    if not isinstance(cfg, dict):
+        raise ParamError("negatives", "a mapping of the keys " + ", ".join(KEYS), cfg)
     unknown = sorted(set(cfg) - set(KEYS))
     if unknown:
         raise ParamError(f"negatives.{unknown[0]}", f"one of the keys {', '.join(KEYS)}", unknown[0])
@@ -62,9 +64,13 @@ def main(params_path: str, splits: Path, filtered: Path, profiles: Path, encoder
     write_json(metrics, result.metrics)
     m = result.metrics
     counts = ", ".join(f"{s} {m[s]['pairs']} pairs" for s in parts)
+    skipped = sum(m[s]["skipped_no_profile"] for s in parts)
+    if skipped:
+        counts += f" ({skipped} skipped: user or item without a profile)"
     tr = m["train"]
     click.echo(f"negatives: {counts}; {config.k} hard + {config.m} random each; cosine to the user (train): "
                f"positive {tr['cos_positive']}, hard {tr['cos_hard']}, random {tr['cos_random']}; {m['seconds']} s")
+
 
 if __name__ == "__main__":
     main()

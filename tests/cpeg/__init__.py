@@ -33,8 +33,10 @@ def make_world(n_users: int = 6, n_items: int = 24, per_user: int = 8) -> World:
     items = [f"i{j:02d}" for j in range(n_items)]
     item_profiles = {iid: f"A {ADJ[j % len(ADJ)]} {THEMES[j % len(THEMES)]} film number {j}."
                      for j, iid in enumerate(items)}
-    user_profiles = {f"u{u}": f"This user loves {THEMES[u % len(THEMES)]} and sometimes {THEMES[(u + 2) % len(THEMES)]}."
-                     for u in range(n_users)}
+    user_profiles = {
+        f"u{u}": f"This user loves {THEMES[u % len(THEMES)]} and sometimes {THEMES[(u + 2) % len(THEMES)]}."
+        for u in range(n_users)
+    }
     rows = []
     for u in range(n_users):
         chosen = [items[(u * 5 + 3 * t) % n_items] for t in range(per_user)]

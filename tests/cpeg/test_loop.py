@@ -53,7 +53,7 @@ class ScriptedBackend:
 
 @pytest.fixture
 def setup():
-    world = make_world(n_users=4)
+    world = make_world(n_users=5)
     # one pair per user: its first train item; negatives: 2 + 3 non-interacted items
     train = world.splits["train"].groupby("user_id").head(1).reset_index(drop=True)
     seen = world.interactions.groupby("user_id")["item_id"].apply(set).to_dict()
@@ -67,7 +67,8 @@ def setup():
     return world, negatives, positives
 
 
-SCRIPTS = {"u0": ["wrong", "wrong", "right"], "u1": ["wrong"], "u2": ["right"], "u3": ["junk", "right"]}
+SCRIPTS = {"u0": ["wrong", "wrong", "right"], "u1": ["wrong"], "u2": ["right"], "u3": ["junk", "right"],
+           "u4": ["junk"]}
 
 
 def run(world, negatives, llm, **kw):
@@ -108,9 +109,13 @@ def test_rounds_retries_and_error_examples(setup):
     assert d.attempts == 2 and d.verified and d.parse_failures == 1
     assert "could not be read" in backend.prompts["u3"][1]
 
+    e = t.loc["u4"]  # never readable
+    assert e.attempts == 3 and not e.verified and pd.isna(e.choice) and e.parse_failures == 3
+    assert e.explanation == "I like turtles."
+
     m = res.metrics["train"]
-    assert m["pairs"] == 4 and m["first_try_accuracy"] == 0.25 and m["accuracy_after_retries"] == 0.75
-    assert m["mean_attempts"] == (3 + 3 + 1 + 2) / 4 and m["parse_failures"] == 1 and m["unverified_share"] == 0.25
+    assert m["pairs"] == 5 and m["first_try_accuracy"] == 0.2 and m["accuracy_after_retries"] == 0.6
+    assert m["mean_attempts"] == (3 + 3 + 1 + 2 + 3) / 5 and m["parse_failures"] == 4 and m["unverified_share"] == 0.4
     assert res.metrics["test"] == {"pairs": 0}
 
 
@@ -119,15 +124,15 @@ def test_max_retries_zero_and_resume_from_cache(setup, tmp_path):
     backend = ScriptedBackend(SCRIPTS, positives)
     cache = ResponseCache(tmp_path / "c.sqlite")
     first = run(world, negatives, LLM(backend, cache, progress=False), max_retries=0)
-    assert first.table["attempts"].tolist() == [1, 1, 1, 1]
+    assert first.table["attempts"].tolist() == [1] * 5
     # a rerun (as after a kill) asks nothing again; the next round only asks the new prompts
     again = LLM(ScriptedBackend(SCRIPTS, positives), cache, progress=False)
     second = run(world, negatives, again, max_retries=0)
     pd.testing.assert_frame_equal(first.table, second.table)
-    assert again.stats.llm_calls == 0 and again.stats.cache_hits == 4
+    assert again.stats.llm_calls == 0 and again.stats.cache_hits == 5
     more = LLM(ScriptedBackend(SCRIPTS, positives), cache, progress=False)
     run(world, negatives, more, max_retries=1)
-    assert more.stats.cache_hits == 4 and more.stats.llm_calls == 3  # u0, u1, u3 retried
+    assert more.stats.cache_hits == 5 and more.stats.llm_calls == 4  # u0, u1, u3, u4 retried
 
 
 def test_candidates_seeded_per_pair(setup):
@@ -170,3 +175,4 @@ def test_table_written_with_types(setup, tmp_path):
     assert str(schema.field("choice").type) == "string" and str(schema.field("verified").type) == "bool"
     back = pd.read_parquet(tmp_path / "e.parquet")
     assert back["verified"].tolist() == res.table["verified"].tolist()
+    assert back["choice"].isna().sum() == 1  # u4: nothing readable

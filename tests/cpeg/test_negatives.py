@@ -12,10 +12,10 @@ from explainrec.cpeg.negatives import (
     cap_pairs,
     read_negatives,
     sample_negatives,
-    stable_rng,
     write_negatives,
 )
 from explainrec.errors import ParamError
+from explainrec.seeding import stable_rng
 from tests.cpeg import make_world, minilm_dir
 
 

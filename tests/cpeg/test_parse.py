@@ -20,12 +20,12 @@ WHY = "The user would interact with the item because they love space."
     (f"The answer is item 3.\nWhy: {WHY}", 3, f"Why: {WHY}"),
     (f"[3]\n{WHY}", 3, WHY),
     (f"Item 3\n{WHY}", 3, WHY),
-    (f"I choose item number 3 because they love space.", 3, "because they love space."),
+    ("I choose item number 3 because they love space.", 3, "because they love space."),
     (f"I would pick option #3.\nExplanation: {WHY}", 3, WHY),
     (f"3. {WHY}", 3, WHY),
     (f"Apollo 13 (1995)\nExplanation: {WHY}", 3, WHY),
     (f"Answer: Apollo 13\nExplanation: {WHY}", 3, WHY),
-    (f"The user would watch The Lion King because it is a family film.", 2, "because it is a family film."),
+    ("The user would watch The Lion King because it is a family film.", 2, "because it is a family film."),
     (f"The user would watch Aliens. {WHY}", 5, WHY),
     (f"Explanation: {WHY}\nAnswer: [4]", 4, f"{WHY} Answer: [4]"),
 ])
@@ -59,5 +59,5 @@ def test_out_of_range_is_not_replaced_by_a_later_number():
 
 def test_answer_line_before_explanation_wins():
     # a bracketed number inside the explanation does not override the answer
-    p = parse_answer(f"Answer: 1\nExplanation: better than [2] for this user.", TITLES)
+    p = parse_answer("Answer: 1\nExplanation: better than [2] for this user.", TITLES)
     assert p.choice == 1 and p.explanation == "better than [2] for this user."

@@ -8,7 +8,7 @@ Discrimination + Refinement rounds through the cached LLM layer.
 from explainrec.cpeg.loop import CPEGConfig, CPEGResult, Pair, build_pairs, generate_explanations, run_rounds, \
     write_explanations
 from explainrec.cpeg.negatives import NegativeConfig, Negatives, load_encoder, read_negatives, sample_negatives, \
-    stable_rng, write_negatives
+    write_negatives
 from explainrec.cpeg.parse import Parsed, parse_answer
 from explainrec.cpeg.prompts import SYSTEM_PROMPT, Candidate, ErrorExample, user_message
 
@@ -29,7 +29,6 @@ __all__ = [
     "read_negatives",
     "run_rounds",
     "sample_negatives",
-    "stable_rng",
     "user_message",
     "write_explanations",
     "write_negatives",

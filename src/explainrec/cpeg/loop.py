@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from explainrec.cpeg.negatives import stable_rng
+from explainrec.seeding import stable_rng
 from explainrec.cpeg.parse import Parsed, parse_answer
 from explainrec.cpeg.prompts import SYSTEM_PROMPT, Candidate, ErrorExample, user_message
 from explainrec.errors import InputError, ParamError
@@ -163,7 +163,9 @@ def result_table(pairs: Sequence[Pair]) -> pd.DataFrame:
             "parse_failures": sum(1 for a in p.attempts if not a.ok),
         })
     df = pd.DataFrame(rows, columns=list(COLUMNS))
-    return df.astype({"attempts": "int64", "success": "bool", "verified": "bool", "parse_failures": "int64"})
+    return df.astype({"split": "string", "user_id": "string", "item_id": "string", "choice": "string",
+                      "attempts": "int64", "success": "bool", "explanation": "string", "verified": "bool",
+                      "parse_failures": "int64"})
 
 
 def split_metrics(pairs: Sequence[Pair]) -> dict[str, Any]:
@@ -223,5 +225,6 @@ def write_explanations(table: pd.DataFrame, path: str | Path) -> None:
         ("success", pa.bool_()), ("explanation", pa.string()), ("verified", pa.bool_()),
         ("parse_failures", pa.int64()),
     ])
-    cols = {name: table[name].tolist() for name in COLUMNS}
+    cols = {name: [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v
+                   for v in table[name].tolist()] for name in COLUMNS}
     pq.write_table(pa.Table.from_pydict(cols, schema=schema), path)

@@ -15,7 +15,6 @@ product.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from explainrec.errors import InputError, ParamError
+from explainrec.seeding import stable_rng
 
-SPLITS = ("train", "test")
 FILE = "negatives.parquet"
 COLUMNS = ("split", "user_id", "item_id", "hard", "random")
 
@@ -36,13 +35,6 @@ class TextEncoder(Protocol):
     """What :func:`encode_texts` needs: ``SentenceTransformer.encode``'s signature."""
 
     def encode(self, sentences: list[str], **kwargs: Any) -> Any: ...
-
-
-def stable_rng(seed: int, *parts: str) -> np.random.Generator:
-    """A generator seeded from ``seed`` and ``parts`` through SHA-256 (the same in
-    every process and Python version, unlike ``hash()``)."""
-    digest = hashlib.sha256("\x1f".join([str(int(seed)), *map(str, parts)]).encode()).digest()
-    return np.random.default_rng(np.random.SeedSequence(np.frombuffer(digest, dtype=np.uint32).tolist()))
 
 
 def _check_count(name: str, value: Any, allow_none: bool = False) -> int | None:
@@ -194,7 +186,7 @@ def sample_negatives(
         hard, rest = order[: config.k], np.sort(order[config.k :])  # rest in item_id order
         for r in by_user[u]:
             i = pairs.at[r, "item_id"]
-            rand = rest[stable_rng(seed, u, i).choice(len(rest), size=config.m, replace=False)]
+            rand = rest[stable_rng(seed, "negatives", u, i).choice(len(rest), size=config.m, replace=False)]
             hard_col[r] = [item_ids[j] for j in hard]
             rand_col[r] = [item_ids[j] for j in rand]
             cos_rows[r] = (float(row[item_pos[i]]), row[hard].tolist(), row[rand].tolist())

@@ -55,8 +55,10 @@ def normalise_target(explanation: str) -> str:
     A text that already starts with it (any case, "interacted" too) gets the
     canonical prefix; a leading "Because" is dropped before the prefix is
     added; the first word after "because" is lower-cased when it is a common
-    word (the, he, they, as, ...), so "He loves jazz." becomes "The user would
-    interact with the item because he loves jazz.". Whitespace is collapsed.
+    word (the, he, they, as, ...) not followed by a capitalised word (a title
+    such as "The Godfather" keeps its case), so "He loves jazz." becomes "The
+    user would interact with the item because he loves jazz.". Whitespace is
+    collapsed.
     An empty text stays empty (callers drop such pairs).
     """
     text = " ".join(str(explanation).split())
@@ -67,8 +69,11 @@ def normalise_target(explanation: str) -> str:
         body = _BECAUSE_RE.sub("", text, count=1)
     if not body:
         return RESPONSE_PREFIX + "."
-    first = body.split(" ", 1)[0]
-    if first.lower().strip(",.;:'\"") in _COMMON_STARTS and first[:1].isupper() and first[1:] == first[1:].lower():
+    words = body.split(" ", 2)
+    first, second = words[0], (words[1] if len(words) > 1 else "")
+    title = second[:1].isupper()  # "The Godfather ...", "A Clockwork Orange ..." keep their case
+    if (first.lower().strip(",.;:'\"") in _COMMON_STARTS and first[:1].isupper() and first[1:] == first[1:].lower()
+            and not title):
         body = body[0].lower() + body[1:]
     return f"{RESPONSE_PREFIX} {body}"
 

@@ -48,6 +48,8 @@ class SFTParams:
     grad_accum: int = 1
     eval_batch_size: int = 16
     max_length: int = 512
+    max_train_pairs: int | None = 64  # seeded sample of the train pairs (the paper samples 20,000); None: all
+    max_eval_pairs: int | None = 32  # seeded sample of the test pairs for the eval loss; None: all
     logging_steps: int = 5
     warmup: float = 0.05  # fraction of the optimiser steps with a linear warm-up
     eval_on_start: bool = True  # also measure the test loss before training
@@ -94,6 +96,10 @@ class SFTParams:
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise bad(key, "a positive integer")
+        for key in ("max_train_pairs", "max_eval_pairs"):
+            v = getattr(self, key)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                raise bad(key, "a positive integer, or null for all pairs")
         for key in ("user_layer", "item_layer", "threads"):
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < (-1 if key != "threads" else 0):
@@ -146,7 +152,7 @@ def load_base(base: str | Path) -> tuple[Any, Any]:
     base = Path(base)
     if not (base / "config.json").exists():
         raise LLMUnavailable(f"{base}: not a transformers model folder (no config.json); "
-                             "the base model comes from the assets stage (`dvc repro assets_sft_base`)")
+                             "the base model comes from `python stages/assets.py sft-base` (the assets stage)")
     try:
         tok = AutoTokenizer.from_pretrained(base)
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
@@ -197,7 +203,7 @@ def make_trainer(train: pd.DataFrame, test: pd.DataFrame | None, base: str | Pat
         use_cpu=not cuda,
         bf16=bool(cuda and torch.cuda.is_bf16_supported()),
         fp16=False,
-        gradient_checkpointing=False,  # the models this runs on CPU are small; recomputation only costs time
+        activation_checkpointing=False,  # (was gradient_checkpointing) small models on CPU: recomputing only costs time
         optim="adamw_torch",
         dataloader_num_workers=0,
         dataloader_pin_memory=cuda,
@@ -304,4 +310,36 @@ def train_sft(train: pd.DataFrame, test: pd.DataFrame | None, base: str | Path, 
         "train_seconds": round(train_seconds, 2),
         "threads": params.threads or os.cpu_count(),
     }
+    return metrics
+
+
+def sample_pairs(pairs: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
+    """A seeded sample of ``n`` rows (all rows when ``n`` is None or not smaller), in the original order."""
+    if n is None or len(pairs) <= n:
+        return pairs.reset_index(drop=True)
+    return pairs.sample(n=n, random_state=seed).sort_index().reset_index(drop=True)
+
+
+def run_sft(profiles: str | Path, cpeg: str | Path, splits: str | Path, base: str | Path, out: str | Path,
+            params: SFTParams, seed: int, progress: bool = True) -> dict[str, Any]:
+    """The sft stage: build the pairs, sample ``max_train_pairs`` / ``max_eval_pairs`` (seeded),
+    fine-tune ``base`` and write ``out/model/`` and ``out/loss.csv``; return the metrics.
+
+    ``out`` should be a temporary folder that the caller renames into place.
+    """
+    from explainrec.sft.data import load_sft_data
+
+    if not progress:
+        import datasets
+
+        datasets.disable_progress_bars()
+    data = load_sft_data(profiles, cpeg, splits, params.targets, params.include_unverified,
+                         params.user_layer, params.item_layer)
+    train = sample_pairs(data.train, params.max_train_pairs, seed)
+    test = sample_pairs(data.test, params.max_eval_pairs, seed)
+    metrics = train_sft(train, test, base, out, params, seed, progress)
+    metrics.update({"targets": params.targets, "include_unverified": params.include_unverified,
+                    "user_layer": params.user_layer, "item_layer": params.item_layer,
+                    "train_pairs_available": len(data.train), "test_pairs_available": len(data.test),
+                    "data": data.stats})
     return metrics

@@ -1,0 +1,86 @@
+"""Building SFT pairs from profiles plus CPEG or reference explanations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from explainrec.errors import InputError, ParamError
+from explainrec.sft.data import PAIR_COLUMNS, load_sft_data
+from explainrec.sft.prompt import RESPONSE_PREFIX, build_prompt
+from tests.sft import ITEMS, USERS, pair_rows, write_cpeg, write_profiles, write_splits
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> dict[str, Path]:
+    train, test = pair_rows("train", 6), pair_rows("test", 3, start=6)
+    train[1]["verified"] = False
+    train[2]["verified"] = None  # missing counts as not verified
+    return {"profiles": write_profiles(tmp_path / "profiles"), "cpeg": write_cpeg(tmp_path / "cpeg", train + test),
+            "splits": write_splits(tmp_path / "splits", train, test)}
+
+
+def test_cpeg_targets_drop_unverified(folders):
+    data = load_sft_data(folders["profiles"], folders["cpeg"], folders["splits"], "cpeg", include_unverified=False)
+    assert list(data.train.columns) == PAIR_COLUMNS
+    assert len(data.train) == 4 and len(data.test) == 3
+    assert ("u1", "i1") not in set(zip(data.train.user_id, data.train.item_id))
+    assert data.stats["unverified_dropped"] == 2
+    row = data.train.iloc[0]
+    assert row.prompt == build_prompt(USERS[row.user_id], ITEMS[row.item_id])  # last layer by default
+    assert row.target == f"{RESPONSE_PREFIX} they love space opera films." and row.reference == "they love space opera films."
+
+    everything = load_sft_data(folders["profiles"], folders["cpeg"], folders["splits"], "cpeg", include_unverified=True)
+    assert len(everything.train) == 6
+
+
+def test_profile_layer_and_missing_profiles(folders, tmp_path):
+    data = load_sft_data(folders["profiles"], folders["cpeg"], folders["splits"], "cpeg", user_layer=0, item_layer=0)
+    assert data.train.user_profile.str.startswith("draft ").all()
+    users = {k: v for k, v in USERS.items() if k != "u0"}
+    write_profiles(tmp_path / "p2", users=users)
+    data = load_sft_data(tmp_path / "p2", folders["cpeg"], folders["splits"], "cpeg")
+    assert "u0" not in set(data.train.user_id) and data.stats["train_left_out_no_profile"] == 2  # (u0, i0), (u0, i4)
+
+
+def test_reference_targets_use_the_explanation_column(folders, tmp_path):
+    rows = pair_rows("train", 4)
+    rows[0]["explanation"] = "a reference that CPEG never wrote."
+    write_splits(folders["splits"], rows, pair_rows("test", 2, start=4))
+    data = load_sft_data(folders["profiles"], folders["cpeg"], folders["splits"], "reference")
+    assert len(data.train) == 4 and len(data.test) == 2
+    assert data.train.reference.iloc[0] == "a reference that CPEG never wrote."
+
+
+def test_reference_targets_fail_clearly_without_the_column(folders):
+    write_splits(folders["splits"], pair_rows("train", 4), pair_rows("test", 2), with_explanation=False)
+    with pytest.raises(InputError) as e:
+        load_sft_data(folders["profiles"], folders["cpeg"], folders["splits"], "reference")
+    msg = str(e.value)
+    assert "train.parquet" in msg and "'explanation'" in msg and "sft.targets: cpeg" in msg
+
+
+def test_reference_targets_fail_clearly_when_all_empty(folders):
+    rows = [{**r, "explanation": ""} for r in pair_rows("train", 4)]
+    write_splits(folders["splits"], rows, rows)
+    with pytest.raises(InputError, match="'explanation'.*all empty"):
+        load_sft_data(folders["profiles"], folders["cpeg"], folders["splits"], "reference")
+
+
+def test_bad_cpeg_input_and_params(folders, tmp_path):
+    with pytest.raises(InputError, match="explanations.parquet.*run `dvc repro cpeg`"):
+        load_sft_data(folders["profiles"], tmp_path / "nowhere", folders["splits"], "cpeg")
+    pd.DataFrame({"split": ["train"], "user_id": ["u0"], "item_id": ["i0"]}).to_parquet(tmp_path / "cpeg" / "explanations.parquet")
+    with pytest.raises(InputError, match="field 'explanation'"):
+        load_sft_data(folders["profiles"], tmp_path / "cpeg", folders["splits"], "cpeg")
+    with pytest.raises(ParamError, match="sft.targets"):
+        load_sft_data(folders["profiles"], folders["cpeg"], folders["splits"], "gold")
+
+
+def test_no_usable_train_pair_fails(folders, tmp_path):
+    rows = [{**r, "verified": False} for r in pair_rows("train", 3)]
+    write_cpeg(tmp_path / "c2", rows + pair_rows("test", 2))
+    with pytest.raises(InputError, match="usable train pair.*verified only"):
+        load_sft_data(folders["profiles"], tmp_path / "c2", folders["splits"], "cpeg")

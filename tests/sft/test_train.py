@@ -1,0 +1,123 @@
+"""Fine-tuning a tiny random Llama (built from a config, nothing downloads) on a few pairs."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from explainrec.errors import LLMUnavailable, ParamError
+from explainrec.llm import LLMSpec
+from explainrec.llm.local import TransformersBackend
+from explainrec.sft.prompt import chat_request
+from explainrec.sft.data import build_pairs, cpeg_targets
+from explainrec.sft.train import SFTParams, make_trainer, sample_pairs, train_sft
+from tests.sft import ITEMS, USERS, pair_rows
+from tests.tiny import build_tiny_model
+
+FAST = dict(epochs=6, batch_size=4, eval_batch_size=8, logging_steps=2, max_length=256, threads=1, warmup=0.0)
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("sft-base") / "model")
+
+
+@pytest.fixture(scope="module")
+def pairs() -> tuple[pd.DataFrame, pd.DataFrame]:
+    by_split = cpeg_targets(pd.DataFrame(pair_rows("train", 8) + pair_rows("test", 4, start=8)))
+    return build_pairs(by_split["train"], USERS, ITEMS)[0], build_pairs(by_split["test"], USERS, ITEMS)[0]
+
+
+@pytest.fixture(scope="module")
+def lora_run(tiny_base, pairs, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("sft-lora")
+    params = SFTParams.from_dict({**FAST, "method": "lora", "lora_r": 8, "learning_rate": 3e-2})
+    return out, train_sft(pairs[0], pairs[1], tiny_base, out, params, seed=0, progress=False)
+
+
+def test_lora_loss_goes_down(lora_run):
+    out, m = lora_run
+    assert m["method"] == "lora" and m["examples"] == 8 and m["eval_examples"] == 4
+    assert m["train_loss"] < m["train_loss_first"]
+    assert m["eval_loss"] < m["eval_loss_before"]
+    assert 0 < m["trainable_params"] < m["total_params"] / 5
+    with open(out / "loss.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["step", "epoch", "train_loss", "eval_loss"]
+    assert rows[0]["step"] == "0" and rows[0]["eval_loss"] and not rows[0]["train_loss"]  # eval on start
+    assert sum(1 for r in rows if r["eval_loss"]) == 1 + 6  # before training and after each epoch
+    assert any(r["train_loss"] for r in rows)
+
+
+def test_output_reloads_as_a_plain_model_and_generates(lora_run):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = lora_run[0] / "model"
+    assert not (folder / "adapter_config.json").exists()  # merged, not an adapter
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    assert not any("lora" in name for name, _ in model.named_parameters())
+    ids = tok("user: hello [SEP] assistant:", return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        out = model.generate(**ids, max_new_tokens=4, do_sample=False, pad_token_id=tok.pad_token_id)
+    assert out.shape[1] > ids["input_ids"].shape[1]
+
+
+def test_full_fine_tuning_runs_and_learns(tiny_base, pairs, tmp_path):
+    params = SFTParams.from_dict({**FAST, "method": "full", "learning_rate": 1e-2, "eval_on_start": False, "epochs": 4})
+    m = train_sft(pairs[0], None, tiny_base, tmp_path, params, seed=0, progress=False)
+    assert m["method"] == "full" and m["trainable_params"] == m["total_params"]
+    assert m["train_loss"] < m["train_loss_first"] and m["eval_loss"] is None
+    assert (tmp_path / "model" / "config.json").exists()
+
+
+def test_loss_on_the_completion_only(tiny_base, pairs, tmp_path):
+    trainer = make_trainer(pairs[0], None, tiny_base, SFTParams.from_dict(FAST), seed=0, work_dir=tmp_path)
+    batch = next(iter(trainer.get_train_dataloader()))
+    tok = trainer.processing_class
+    # the prompt ids the generate stage feeds the model (LLM layer, same chat template): training must match them
+    backend = TransformersBackend(LLMSpec(name="t", backend="transformers", model=str(tiny_base), threads=1))
+    by_prompt = {tuple(backend._encode([backend.render(chat_request(u, i))])["input_ids"][0].tolist()): t
+                 for u, i, t in zip(pairs[0].user_profile, pairs[0].item_profile, pairs[0].target)}
+    for ids, labels, mask in zip(batch["input_ids"], batch["labels"], batch["attention_mask"]):
+        ids, labels = ids[mask.bool()].tolist(), labels[mask.bool()].tolist()
+        n_prompt = next(i for i, lab in enumerate(labels) if lab != -100)
+        assert all(lab == -100 for lab in labels[:n_prompt]) and all(lab != -100 for lab in labels[n_prompt:])
+        assert labels[n_prompt:] == ids[n_prompt:]
+        target = by_prompt[tuple(ids[:n_prompt])]  # the masked part is exactly the inference prompt
+        expected = tok(target, add_special_tokens=False)["input_ids"] + [tok.sep_token_id]  # the answer and its EOS
+        assert labels[n_prompt:] == expected
+
+
+def test_same_seed_same_result(tiny_base, pairs, tmp_path):
+    params = SFTParams.from_dict({**FAST, "epochs": 1, "eval_on_start": False, "learning_rate": 1e-2})
+    a = train_sft(pairs[0], pairs[1], tiny_base, tmp_path / "a", params, seed=3, progress=False)
+    b = train_sft(pairs[0], pairs[1], tiny_base, tmp_path / "b", params, seed=3, progress=False)
+    assert a["train_loss"] == b["train_loss"] and a["eval_loss"] == b["eval_loss"]
+
+
+def test_params_validation(tiny_base, pairs, tmp_path):
+    with pytest.raises(ParamError, match="sft.method"):
+        SFTParams.from_dict({"method": "qlora"})
+    with pytest.raises(ParamError, match="sft.epoch"):
+        SFTParams.from_dict({"epoch": 1})
+    with pytest.raises(ParamError, match="sft.learning_rate"):
+        SFTParams.from_dict({"learning_rate": 5})
+    assert SFTParams.from_dict({"method": "full"}).lr == 1e-5 and SFTParams.from_dict({}).lr == 2e-4
+    assert SFTParams.from_dict({"target_modules": "q_proj, v_proj"}).target_modules == ("q_proj", "v_proj")
+    with pytest.raises(ParamError, match="sft.target_modules"):
+        make_trainer(pairs[0], None, tiny_base, SFTParams.from_dict({**FAST, "target_modules": ["nope_proj"]}), 0,
+                     tmp_path)
+    with pytest.raises(LLMUnavailable, match="no config.json"):
+        make_trainer(pairs[0], None, tmp_path, SFTParams.from_dict(FAST), 0, tmp_path)
+
+
+def test_sample_pairs_is_seeded(pairs):
+    df = pd.concat([pairs[0]] * 5, ignore_index=True)
+    a, b = sample_pairs(df, 7, seed=1), sample_pairs(df, 7, seed=1)
+    assert len(a) == 7 and a.equals(b) and not a.equals(sample_pairs(df, 7, seed=2))
+    assert len(sample_pairs(df, None, 0)) == len(df) == len(sample_pairs(df, 1000, 0))
