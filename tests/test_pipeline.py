@@ -1,26 +1,36 @@
 """End to end: the real dvc.yaml and stages, run by dvc in a temporary git repo.
 
 Checks what a user relies on: a first ``dvc repro`` runs every stage, a second
-runs nothing, a param change reruns exactly the stages that read it, and
-switching the LLM reruns only the LLM-dependent stages.
+runs nothing, a param change reruns exactly the stages that read it (and the
+ones downstream whose inputs changed), and switching the LLM reruns only the
+LLM-dependent stages. Every model is a tiny random Llama built in the test, so
+the texts are junk but every stage does its real work.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import REPO
+from tests.dvc_project import dvc, make_project, ran, run, set_param
 from tests.tiny import build_tiny_model
 
 pytestmark = pytest.mark.slow
+
+ALL = {"assets_llm", "assets_encoder", "assets_sft_base", "raw", "filter", "split", "profiles", "negatives", "cpeg",
+       "sft", "generate"}
+AFTER_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate"}
+#: tiny sizes for every LLM stage (the tiny model never solves CPEG, so unverified pairs are kept for SFT)
+TINY = {
+    "profiles": {"layers": 1, "neighbors": 2, "max_new_tokens": 12},
+    "negatives": {"k": 1, "m": 2, "max_train": 6, "max_test": 3},
+    "cpeg": {"max_retries": 1, "max_new_tokens": 12},
+    "sft": {"epochs": 1.0, "batch_size": 4, "max_train_pairs": 6, "max_eval_pairs": 3, "include_unverified": True,
+            "logging_steps": 1},
+    "generate": {"max_new_tokens": 12},
+}
 
 
 def tiny_amazon(path: Path, n_users: int = 12, n_items: int = 10) -> None:
@@ -35,87 +45,106 @@ def tiny_amazon(path: Path, n_users: int = 12, n_items: int = 10) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def run(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return run(cwd, sys.executable, "-m", "dvc", *args, check=check)
-
-
-def ran(proc: subprocess.CompletedProcess) -> set[str]:
-    return set(re.findall(r"Running stage '([\w@.-]+)'", proc.stdout + proc.stderr))
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def project(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
     root = tmp_path_factory.mktemp("proj")
-    for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
-        shutil.copy(REPO / name, root / name)
-    shutil.copytree(REPO / "stages", root / "stages", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    tiny = build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
     tiny_amazon(root / "data" / "external" / "tiny.json")
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    entry = {"backend": "transformers", "model": str(tiny), "device": "cpu", "dtype": "float32", "batch_size": 4}
-    params["llms"] = {"tiny-a": entry, "tiny-b": {**entry, "temperature": 0.7}}
-    params["llm"] = "tiny-a"
-    params["datasets"] = {"tiny": {"format": "amazon", "reviews": "data/external/tiny.json"}}
-    params["dataset"] = "tiny"
-    params["filter"] = {"user_core": 2, "item_core": 2, "max_users": None, "max_items": None}
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, default_flow_style=False))
-    run(root, "git", "init", "-q")
-    run(root, "git", "config", "user.email", "ci@example.invalid")
-    run(root, "git", "config", "user.name", "ci")
-    dvc(root, "init", "-q")
-    dvc(root, "config", "core.analytics", "false")
-    return root
-
-
-def set_param(root: Path, dotted: str, value: object) -> None:
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    node = params
-    *parents, last = dotted.split(".")
-    for key in parents:
-        node = node[key]
-    node[last] = value
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, default_flow_style=False))
+    return make_project(root, tiny_model, {
+        "datasets": {"tiny": {"format": "amazon", "reviews": "data/external/tiny.json"}},
+        "dataset": "tiny",
+        "filter": {"user_core": 2, "item_core": 2, "max_users": None, "max_items": None},
+        **TINY,
+    })
 
 
 def test_repro_reruns_only_what_changed(project: Path) -> None:
-    first = dvc(project, "repro")
-    assert ran(first) == {"assets_llm", "assets_encoder", "raw", "filter", "split"}
+    assert ran(dvc(project, "repro")) == ALL
     data = json.loads((project / "metrics" / "data.json").read_text())
     assert data["all"]["interactions"] == sum(data[s]["interactions"] for s in ("profile", "train", "test"))
     assert json.loads((project / "data/assets/llm/llm.json").read_text())["identity"].startswith("local:")
+    assert json.loads((project / "metrics" / "generate.json").read_text())["pairs"] == 3
 
     assert ran(dvc(project, "repro")) == set()
     assert json.loads(dvc(project, "status", "--json").stdout) == {}
 
+    set_param(project, "sft.epochs", 2.0)  # an sft param: sft and what follows it only
+    assert ran(dvc(project, "repro")) == {"sft", "generate"}
+
+    set_param(project, "profiles.layers", 2)  # profiles and everything downstream
+    assert ran(dvc(project, "repro")) == AFTER_PROFILES
+
     set_param(project, "split.method", "temporal")
-    assert ran(dvc(project, "repro")) == {"split"}
+    assert ran(dvc(project, "repro")) == {"split"} | AFTER_PROFILES
 
-    set_param(project, "filter.max_users", 8)  # changes the filtered data, so split follows
-    assert ran(dvc(project, "repro")) == {"filter", "split"}
-
-    set_param(project, "filter.item_core", 1)  # same data as before: split is not rerun
+    set_param(project, "filter.item_core", 1)  # same filtered data as before: nothing downstream reruns
     assert ran(dvc(project, "repro")) == {"filter"}
-
-    set_param(project, "seed", 7)  # read by filter and split only
-    assert ran(dvc(project, "repro")) == {"filter", "split"}
 
 
 def test_switching_llm_reruns_only_llm_stages(project: Path) -> None:
     dvc(project, "repro")
     run(project, "git", "add", "-A")
     run(project, "git", "commit", "-qm", "baseline")
-    exp = dvc(project, "exp", "run", "-S", "llm=tiny-b")
-    assert ran(exp) == {"assets_llm"}
+    exp = ran(dvc(project, "exp", "run", "-S", "llm=tiny-b"))
+    assert {"assets_llm", "profiles"} <= exp <= {"assets_llm"} | AFTER_PROFILES
     assert json.loads((project / "data/assets/llm/llm.json").read_text())["temperature"] == 0.7
 
     bad = dvc(project, "exp", "run", "-S", "llm=nope", check=False)
     assert bad.returncode != 0
     assert "param 'llm': expected one of tiny-a, tiny-b, got 'nope'" in bad.stdout + bad.stderr
+
+
+def cached_prompts(root: Path) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(root / ".cache" / "explainrec" / "llm" / "responses.sqlite") as db:
+        return [r for (r,) in db.execute("select request from responses")]
+
+
+def test_chain_on_real_amazon_reviews(amazon_mi: Path, tmp_path: Path, tiny_model: Path) -> None:
+    """raw -> generate on ../shared/data Amazon Musical Instruments, reviews in L0 profiles and CPEG prompts."""
+    root = make_project(tmp_path, tiny_model, {
+        "datasets": {"ami": {"format": "amazon", "reviews": str(amazon_mi)}},
+        "dataset": "ami",
+        "filter": {"user_core": 5, "item_core": 5, "max_users": 30, "max_items": 25},
+        **TINY,
+    })
+    dvc(root, "repro", "generate")
+    raw = json.loads((root / "metrics" / "raw.json").read_text())
+    assert raw["interactions"] == 10261 and raw["with_review_share"] > 0.99
+    prompts = cached_prompts(root)
+    profile_prompts = [p for p in prompts if "Interaction history" in p]
+    cpeg_prompts = [p for p in prompts if "find the item a specific user has interacted with" in p]
+    assert profile_prompts and all("Review: " in p for p in profile_prompts)
+    assert cpeg_prompts and not any("(no review)" in p for p in cpeg_prompts)
+    assert json.loads((root / "metrics" / "generate.json").read_text())["pairs"] == 3
+
+
+def test_chain_on_precomputed_profiles(tmp_path: Path, tiny_model: Path) -> None:
+    """A table with precomputed profiles and reference explanations: profiles pass through, SFT learns the references."""
+    import pandas as pd
+
+    rows = [{"uid": u, "iid": i, "title": f"Item {i}", "user_summary": f"User {u} likes quiet places.",
+             "item_summary": f"Item {i} is a quiet cafe.", "explanation": f"The user would enjoy item {i}'s calm."}
+            for u in range(10) for i in range(8) if (u + i) % 3]
+    pd.DataFrame(rows).to_parquet(tmp_path / "xrec.parquet")
+    (tmp_path / "proj").mkdir()
+    root = make_project(tmp_path / "proj", tiny_model, {
+        "datasets": {"xrec": {"format": "precomputed", "path": str(tmp_path / "xrec.parquet")}},
+        "dataset": "xrec",
+        "filter": {"user_core": 2, "item_core": 2, "max_users": None, "max_items": None},
+        **TINY,
+        "profiles": {**TINY["profiles"], "passthrough": True},
+        "sft": {**TINY["sft"], "targets": "reference"},
+    })
+    dvc(root, "repro", "generate")
+    assert json.loads((root / "metrics" / "profiles.json").read_text())["passthrough"] is True
+    profiles = pd.read_parquet(root / "data" / "profiles" / "user_profiles.parquet")
+    assert set(profiles.layer) == {0} and profiles.profile.str.contains("likes quiet places").all()
+    assert not any("Interaction history" in p for p in cached_prompts(root))  # no profile was written by the LLM
+    generated = pd.read_parquet(root / "data" / "generate" / "explanations.parquet")
+    assert generated.reference.str.contains("calm").all()

@@ -57,3 +57,12 @@ def test_bad_input(encoder, tmp_path):
     with pytest.raises(AssetError, match="no config.json"):
         bertscore(["a"], ["a"], tmp_path)
     assert bertscore([], [], encoder)["n"] == 0
+
+
+def test_encoder_name(tmp_path):
+    from explainrec.evaluation.text import encoder_name
+
+    (tmp_path / "enc").mkdir()
+    assert encoder_name(tmp_path / "enc") == "enc"
+    (tmp_path / "enc" / "encoder.json").write_text('{"identity": "all-minilm-l6-v2:sha256:abc", "path": "x"}')
+    assert encoder_name(tmp_path / "enc") == "all-minilm-l6-v2:sha256:abc"

@@ -93,11 +93,14 @@ def test_loss_on_the_completion_only(tiny_base, pairs, tmp_path):
         assert labels[n_prompt:] == expected
 
 
-def test_same_seed_same_result(tiny_base, pairs, tmp_path):
-    params = SFTParams.from_dict({**FAST, "epochs": 1, "eval_on_start": False, "learning_rate": 1e-2})
+def test_same_seed_same_result_and_fractional_epochs(tiny_base, pairs, tmp_path):
+    params = SFTParams.from_dict({**FAST, "epochs": 1.5, "eval_on_start": False, "learning_rate": 1e-2})
     a = train_sft(pairs[0], pairs[1], tiny_base, tmp_path / "a", params, seed=3, progress=False)
     b = train_sft(pairs[0], pairs[1], tiny_base, tmp_path / "b", params, seed=3, progress=False)
     assert a["train_loss"] == b["train_loss"] and a["eval_loss"] == b["eval_loss"]
+    assert a["steps"] == 3 and a["eval_loss_before"] is None
+    with open(tmp_path / "a" / "loss.csv") as f:  # after epoch 1 (step 2) and at the end of the half epoch (step 3)
+        assert [r["step"] for r in csv.DictReader(f) if r["eval_loss"]] == ["2", "3"]
 
 
 def test_params_validation(tiny_base, pairs, tmp_path):

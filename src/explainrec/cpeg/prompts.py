@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from explainrec.text import truncate
+
 SYSTEM_PROMPT = (
     "You will serve as an assistant to help me find the item a specific user has interacted with and explain "
     "why the user would interact with the item. I will provide you with the profile of the user, the review of "
@@ -50,21 +52,14 @@ class ErrorExample:
     explanation: str
 
 
-def truncate(text: str, max_chars: int) -> str:
-    """``text`` cut to at most ``max_chars`` characters (at a word break when possible), with an ellipsis."""
-    text = " ".join(str(text).split())
-    if len(text) <= max_chars:
-        return text
-    cut = text[: max(0, max_chars - 3)]
-    if " " in cut[len(cut) // 2 :]:
-        cut = cut[: cut.rindex(" ")]
-    return cut.rstrip() + "..."
-
-
 def _candidate_line(n: int, c: Candidate, max_chars: int | None) -> str:
     head = f"[{n}] {c.title}" if c.title else f"[{n}]"
     profile = truncate(c.profile, max_chars) if max_chars is not None else " ".join(c.profile.split())
     return f"{head}\nProfile: {profile}"
+
+
+#: error examples quote at most this much of a wrong explanation, so retry prompts stay short
+MAX_ERROR_CHARS = 200
 
 
 def _error_line(e: ErrorExample, candidates: Sequence[Candidate]) -> str:
@@ -72,7 +67,7 @@ def _error_line(e: ErrorExample, candidates: Sequence[Candidate]) -> str:
         return "- Your answer could not be read (it did not name one item number from the list)."
     c = candidates[e.choice - 1]
     name = f"[{e.choice}] {c.title}" if c.title else f"[{e.choice}]"
-    expl = " ".join(e.explanation.split()) or "(no explanation)"
+    expl = truncate(e.explanation, MAX_ERROR_CHARS) or "(no explanation)"
     return f"- Answer: {name}. Explanation: {expl}"
 
 

@@ -33,14 +33,29 @@ def _summary(name: str, values: list[float]) -> dict[str, float]:
     return {name: float(statistics.fmean(values)), f"{name}_std": float(statistics.pstdev(values))}
 
 
+def encoder_name(folder: str | Path) -> str:
+    """What to record as the BERTScore encoder: the identity in the assets stage's
+    ``encoder.json`` when the folder has one, else the folder's name (its parent's for ``.../model``)."""
+    import json
+
+    folder = Path(folder)
+    try:
+        identity = json.loads((folder / "encoder.json").read_text()).get("identity")
+    except (OSError, ValueError, AttributeError):
+        identity = None
+    if isinstance(identity, str) and identity:
+        return identity
+    return folder.name if folder.name != "model" else folder.parent.name
+
+
 def bertscore(cands: Sequence[str], refs: Sequence[str], encoder_folder: str | Path, num_layers: int = 6,
               batch_size: int = 64, device: str = "cpu") -> dict[str, Any]:
     """BERTScore of each candidate against its reference with a local encoder.
 
     Returns ``precision, recall, f1`` (means), ``precision_std, recall_std,
     f1_std`` (population std over samples), ``per_sample`` (``{precision,
-    recall, f1}`` lists in input order), ``n``, ``encoder`` (folder name) and
-    ``num_layers``. An empty candidate scores 0 (bert-score's convention).
+    recall, f1}`` lists in input order), ``n``, ``encoder`` (:func:`encoder_name`)
+    and ``num_layers``. An empty candidate scores 0 (bert-score's convention).
     """
     cands, refs = _check(cands, refs)
     folder = Path(encoder_folder)
@@ -49,8 +64,7 @@ def bertscore(cands: Sequence[str], refs: Sequence[str], encoder_folder: str | P
                          "the pipeline's encoder comes from `dvc repro assets_encoder`")
     if not isinstance(num_layers, int) or num_layers < 1:
         raise ParamError("num_layers", "a positive integer (the encoder layer whose embeddings are compared)", num_layers)
-    out: dict[str, Any] = {"n": len(cands), "encoder": folder.name if folder.name != "model" else folder.parent.name,
-                           "num_layers": num_layers}
+    out: dict[str, Any] = {"n": len(cands), "encoder": encoder_name(folder), "num_layers": num_layers}
     if not cands:
         out.update(_summary("precision", []) | _summary("recall", []) | _summary("f1", []))
         out["per_sample"] = {"precision": [], "recall": [], "f1": []}

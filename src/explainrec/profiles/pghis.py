@@ -24,8 +24,9 @@ import pandas as pd
 
 from explainrec.errors import InputError, ParamError
 from explainrec.llm import LLM, ChatRequest
-from explainrec.profiles.prompts import SYSTEM, agg_prompt, clip, init_item_prompt, init_user_prompt
+from explainrec.profiles.prompts import SYSTEM, agg_prompt, init_item_prompt, init_user_prompt
 from explainrec.seeding import stable_rng
+from explainrec.text import truncate
 
 NO_INFORMATION = "Nothing is known about this item: it has no title, description, categories or reviews."
 USER_ATTRIBUTES = ("age", "gender", "occupation")
@@ -86,7 +87,7 @@ def user_history(rows: pd.DataFrame, titles: dict[str, str], categories: dict[st
         if _present(rating):
             line += f": rated {rating:g}"
         if _present(review):
-            line += f'. Review: "{clip(review, cfg.max_review_chars)}"'
+            line += f'. Review: "{truncate(review, cfg.max_review_chars)}"'
         lines.append(line)
     return lines
 
@@ -98,7 +99,7 @@ def user_attribute_text(row: pd.Series | None) -> str:
 
 
 def item_description(row: pd.Series) -> list[str]:
-    return [f"{label}: {clip(row[col], 600)}" for col, label in
+    return [f"{label}: {truncate(row[col], 600)}" for col, label in
             (("title", "Title"), ("description", "Description"), ("categories", "Categories")) if _present(row[col])]
 
 
@@ -109,7 +110,7 @@ def item_reviews(rows: pd.DataFrame, cfg: ProfileConfig) -> list[str]:
     out = []
     for rating, review in zip(rows["rating"], rows["review"]):
         prefix = f"rated {rating:g}: " if _present(rating) else ""
-        out.append(prefix + f'"{clip(review, cfg.max_review_chars)}"')
+        out.append(prefix + f'"{truncate(review, cfg.max_review_chars)}"')
     return out
 
 
@@ -189,9 +190,9 @@ def build_profiles(profile_split: pd.DataFrame, items: pd.DataFrame, users: pd.D
         else:
             item_prompts[row["item_id"]] = init_item_prompt(desc, reviews)
     u0, u_empty = _generate(llm, SYSTEM[("user", "init")], user_prompts, cfg, "profiles L0 users",
-                            lambda n: clip(user_prompts[n], 500))
+                            lambda n: truncate(user_prompts[n], 500))
     i0, i_empty = _generate(llm, SYSTEM[("item", "init")], item_prompts, cfg, "profiles L0 items",
-                            lambda n: clip(item_prompts[n], 500))
+                            lambda n: truncate(item_prompts[n], 500))
     i0.update(no_info)
     user_layers, item_layers = [u0], [i0]
     layer_stats = [{"layer": 0, "users": len(u0), "items": len(i0), "user_calls": len(user_prompts),

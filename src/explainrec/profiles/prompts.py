@@ -38,15 +38,6 @@ SYSTEM = {("user", "init"): P_INIT_USER, ("item", "init"): P_INIT_ITEM,
           ("user", "agg"): P_AGG_USER, ("item", "agg"): P_AGG_ITEM}
 
 
-def clip(text: str, max_chars: int) -> str:
-    """``text`` cut to ``max_chars`` at a word boundary, with an ellipsis when cut."""
-    text = " ".join(str(text).split())
-    if len(text) <= max_chars:
-        return text
-    cut = text[:max_chars].rsplit(" ", 1)[0]
-    return cut + " ..."
-
-
 def closing(kind: str, updated: bool = False) -> str:
     """The last line of every profile prompt: small models follow the last instruction best."""
     what = "updated profile" if updated else "profile"

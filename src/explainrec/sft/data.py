@@ -121,8 +121,8 @@ def load_sft_data(profiles: str | Path, cpeg: str | Path, splits: str | Path, ta
         raw = read_cpeg(cpeg)
         by_split = cpeg_targets(raw, include_unverified)
         source = Path(cpeg) / CPEG_FILE
-        stats: dict[str, Any] = {"cpeg_rows": int(len(raw)),
-                                 "unverified_dropped": 0 if include_unverified else int((~raw["verified"].fillna(False).astype(bool)).sum())}
+        unverified = int((~raw["verified"].fillna(False).astype(bool)).sum())
+        stats: dict[str, Any] = {"cpeg_rows": int(len(raw)), "unverified_dropped": 0 if include_unverified else unverified}
     else:
         by_split = reference_targets(splits)
         source = Path(splits)

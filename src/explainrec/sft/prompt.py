@@ -25,8 +25,9 @@ INSTRUCTION = (
 RESPONSE_PREFIX = "The user would interact with the item because"
 
 # "The user would interact(ed) with the/this item(,) because" in any case, and a bare leading "Because"
-_PREFIX_RE = re.compile(r"^\s*the user would (?:interact|interacted|like to interact) with (?:the|this) item,?\s+because\b[\s,:]*",
-                        re.IGNORECASE)
+_PREFIX_RE = re.compile(
+    r"^\s*the user would (?:interact|interacted|like to interact) with (?:the|this) item,?\s+because\b[\s,:]*",
+    re.IGNORECASE)
 _BECAUSE_RE = re.compile(r"^\s*because\b[\s,:]*", re.IGNORECASE)
 # first words that are lower-cased when they follow "because" (anything else, e.g. a title, keeps its case)
 _COMMON_STARTS = frozenset(

@@ -1,0 +1,73 @@
+"""Run the real dvc.yaml and stages in a temporary git repo, as a user would."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.conftest import REPO
+
+
+def run(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run(cwd, sys.executable, "-m", "dvc", *args, check=check)
+
+
+def ran(proc: subprocess.CompletedProcess) -> set[str]:
+    """The stages a ``dvc repro`` / ``dvc exp run`` executed."""
+    return set(re.findall(r"Running stage '([\w@.-]+)'", proc.stdout + proc.stderr))
+
+
+def read_params(root: Path) -> dict[str, Any]:
+    return yaml.safe_load((root / "params.yaml").read_text())
+
+
+def write_params(root: Path, params: dict[str, Any]) -> None:
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, default_flow_style=False))
+
+
+def set_param(root: Path, dotted: str, value: object) -> None:
+    params = read_params(root)
+    node = params
+    *parents, last = dotted.split(".")
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    write_params(root, params)
+
+
+def make_project(root: Path, tiny_model: Path, overrides: dict[str, Any]) -> Path:
+    """Copy the pipeline into ``root``, point every model at ``tiny_model``, apply ``overrides`` (top-level keys)."""
+    for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "stages", root / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    params = read_params(root)
+    entry = {"backend": "transformers", "model": str(tiny_model), "device": "cpu", "dtype": "float32", "batch_size": 8}
+    params["llms"] = {"tiny-a": entry, "tiny-b": {**entry, "temperature": 0.7}}
+    params["llm"] = "tiny-a"
+    params["sft"]["base_model"] = str(tiny_model)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(params.get(key), dict) and key not in ("datasets",):
+            params[key] = {**params[key], **value}
+        else:
+            params[key] = value
+    write_params(root, params)
+    run(root, "git", "init", "-q")
+    run(root, "git", "config", "user.email", "ci@example.invalid")
+    run(root, "git", "config", "user.name", "ci")
+    dvc(root, "init", "-q")
+    dvc(root, "config", "core.analytics", "false")
+    return root
