@@ -39,24 +39,16 @@ def main(params_path: str, negatives: Path, splits: Path, filtered: Path, profil
 
     from explainrec.cpeg.loop import CPEGConfig, generate_explanations, write_explanations
     from explainrec.cpeg.negatives import FILE, read_negatives
-    from explainrec.errors import InputError, ParamError
+    from explainrec.config import check_layer, check_section
+    from explainrec.errors import InputError
     from explainrec.io import atomic_dir, write_json
     from explainrec.llm import open_llm
     from explainrec.profiles.store import load_profiles
 
     params = load_params(params_path)
-    cfg = section(params, "cpeg") or {}
-    if not isinstance(cfg, dict):
-        raise ParamError("cpeg", "a mapping of the keys " + ", ".join(KEYS), cfg)
-    unknown = sorted(set(cfg) - set(KEYS))
-    if unknown:
-        raise ParamError(f"cpeg.{unknown[0]}", f"one of the keys {', '.join(KEYS)}", unknown[0])
-    layer = cfg.get("profile_layer", -1)
-    if isinstance(layer, bool) or not isinstance(layer, int) or layer < -1:
-        raise ParamError("cpeg.profile_layer", "-1 (each node's last layer) or a layer number >= 0", layer)
-    config = CPEGConfig(max_retries=cfg.get("max_retries", 2), max_new_tokens=cfg.get("max_new_tokens", 160),
-                        max_review_chars=cfg.get("max_review_chars", 300),
-                        max_profile_chars=cfg.get("max_profile_chars"), seed=int(section(params, "seed")))
+    cfg = check_section(section(params, "cpeg"), "cpeg", KEYS)
+    layer = check_layer(cfg.pop("profile_layer", -1), "cpeg.profile_layer")
+    config = CPEGConfig(**cfg, seed=int(section(params, "seed")))
 
     def read(path: Path, what: str) -> pd.DataFrame:
         if not path.exists():

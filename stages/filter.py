@@ -24,15 +24,11 @@ def main(params_path: str, raw: Path, out: Path, metrics: Path) -> None:
     from explainrec.data.kcore import FilterConfig, filter_dataset
     from explainrec.data.schema import Dataset
     from explainrec.data.stats import interaction_stats
-    from explainrec.errors import ParamError
+    from explainrec.config import from_section
     from explainrec.io import atomic_dir, write_json
 
     params = load_params(params_path)
-    cfg_dict = section(params, "filter")
-    try:
-        cfg = FilterConfig(**cfg_dict)
-    except TypeError as exc:
-        raise ParamError("filter", f"keys among user_core, item_core, max_users, max_items ({exc})", cfg_dict) from exc
+    cfg = from_section(FilterConfig, section(params, "filter"), "filter")
     filtered = filter_dataset(Dataset.load(raw), cfg, int(section(params, "seed")), source=str(raw / "interactions.parquet"))
     with atomic_dir(out) as tmp:
         filtered.save(tmp)

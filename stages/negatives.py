@@ -32,22 +32,15 @@ def main(params_path: str, splits: Path, filtered: Path, profiles: Path, encoder
     import pandas as pd
 
     from explainrec.cpeg.negatives import FILE, NegativeConfig, load_encoder, sample_negatives, write_negatives
-    from explainrec.errors import InputError, ParamError
+    from explainrec.config import check_layer, check_section
+    from explainrec.errors import InputError
     from explainrec.io import atomic_dir, write_json
     from explainrec.profiles.store import load_profiles
 
     params = load_params(params_path)
-    cfg = section(params, "negatives") or {}
-    if not isinstance(cfg, dict):
-        raise ParamError("negatives", "a mapping of the keys " + ", ".join(KEYS), cfg)
-    unknown = sorted(set(cfg) - set(KEYS))
-    if unknown:
-        raise ParamError(f"negatives.{unknown[0]}", f"one of the keys {', '.join(KEYS)}", unknown[0])
-    layer = cfg.get("profile_layer", -1)
-    if isinstance(layer, bool) or not isinstance(layer, int) or layer < -1:
-        raise ParamError("negatives.profile_layer", "-1 (each node's last layer) or a layer number >= 0", layer)
-    config = NegativeConfig(k=cfg.get("k", 2), m=cfg.get("m", 5), max_train=cfg.get("max_train"),
-                            max_test=cfg.get("max_test"))
+    cfg = check_section(section(params, "negatives"), "negatives", KEYS)
+    layer = check_layer(cfg.pop("profile_layer", -1), "negatives.profile_layer")
+    config = NegativeConfig(**cfg)
     seed = int(section(params, "seed"))
 
     def read(path: Path, what: str) -> pd.DataFrame:

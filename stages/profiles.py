@@ -30,18 +30,14 @@ def main(params_path: str, splits: Path, filtered: Path, llm_json: Path, out: Pa
     import pandas as pd
 
     from explainrec.data.schema import Dataset, conform
-    from explainrec.errors import ParamError
+    from explainrec.config import from_section
     from explainrec.io import atomic_dir, write_json
     from explainrec.llm import open_llm
     from explainrec.profiles.pghis import ProfileConfig, build_profiles
     from explainrec.profiles.store import ITEM_FILE, USER_FILE
 
     params = load_params(params_path)
-    cfg_dict = section(params, "profiles")
-    try:
-        cfg = ProfileConfig(**cfg_dict)
-    except TypeError as exc:
-        raise ParamError("profiles", f"known keys only ({exc})", sorted(cfg_dict)) from exc
+    cfg = from_section(ProfileConfig, section(params, "profiles"), "profiles")
     ds = Dataset.load(filtered)
     profile_path = splits / "profile.parquet"
     profile_split = conform(pd.read_parquet(profile_path), "interactions", profile_path)

@@ -25,18 +25,11 @@ def main(params_path: str, filtered: Path, out: Path, metrics: Path) -> None:
     from explainrec.data.schema import Dataset
     from explainrec.data.split import SplitConfig, split_interactions
     from explainrec.data.stats import interaction_stats
-    from explainrec.errors import ParamError
+    from explainrec.config import from_section
     from explainrec.io import atomic_dir, write_json
 
     params = load_params(params_path)
-    cfg_dict = section(params, "split")
-    try:
-        cfg = SplitConfig(ratios=tuple(cfg_dict.get("ratios", (3, 1, 1))), method=cfg_dict.get("method", "random"))
-    except TypeError as exc:
-        raise ParamError("split.ratios", "a list of three positive numbers", cfg_dict.get("ratios")) from exc
-    unknown = sorted(set(cfg_dict) - {"ratios", "method"})
-    if unknown:
-        raise ParamError(f"split.{unknown[0]}", "one of the keys ratios, method", unknown[0])
+    cfg = from_section(SplitConfig, section(params, "split"), "split")
     ds = Dataset.load(filtered)
     parts = split_interactions(ds.interactions, cfg, int(section(params, "seed")), str(filtered / "interactions.parquet"))
     with atomic_dir(out) as tmp:

@@ -118,7 +118,7 @@ def test_split_ratios_not_positive(workdir: Path, ratios: list) -> None:
 def test_unknown_filter_key(workdir: Path) -> None:
     assert stage(workdir, "raw").returncode == 0
     write_params(workdir, filter={"user_core": 2, "min_rating": 3})
-    assert_one_line_error(stage(workdir, "filter"), "param 'filter'")
+    assert_one_line_error(stage(workdir, "filter"), "param 'filter.min_rating': expected one of the keys item_core, max_items, max_users, user_core")
 
 
 def test_unknown_llm_lists_choices(workdir: Path) -> None:

@@ -31,6 +31,7 @@ class SplitConfig:
                 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in r)
                 or not all(x > 0 for x in r)):
             raise ParamError("split.ratios", "three positive numbers (profile, train, test), e.g. [3, 1, 1]", r)
+        object.__setattr__(self, "ratios", tuple(float(x) for x in r))
         if self.method not in METHODS:
             raise ParamError("split.method", f"one of {', '.join(METHODS)}", self.method)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from explainrec.config import check_section
 from explainrec.errors import InputError, ParamError
 from explainrec.sft.prompt import chat_request, strip_prefix
 
@@ -38,11 +39,7 @@ class GenerateParams:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None, where: str = "generate") -> "GenerateParams":
-        d = dict(d or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ParamError(f"{where}.{unknown[0]}", f"one of the keys {', '.join(sorted(known))}", unknown[0])
+        d = check_section(d, where, (f.name for f in fields(cls)))
         p = cls(**d)
         for key in ("max_new_tokens", "batch_size", "bertscore_layers"):
             v = getattr(p, key)

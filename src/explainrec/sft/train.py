@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from explainrec.config import check_section
 from explainrec.errors import LLMUnavailable, ParamError
 
 METHODS = ("lora", "full")
@@ -68,11 +69,7 @@ class SFTParams:
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None, where: str = "sft") -> "SFTParams":
         """Validate a params mapping; unknown keys and bad values raise :class:`ParamError`."""
-        d = dict(d or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ParamError(f"{where}.{unknown[0]}", f"one of the keys {', '.join(sorted(known))}", unknown[0])
+        d = check_section(d, where, (f.name for f in fields(cls)))
         if "target_modules" in d:
             tm = d["target_modules"]
             if isinstance(tm, str):
