@@ -110,7 +110,8 @@ def test_chain_on_real_amazon_reviews(amazon_mi: Path, tmp_path: Path, tiny_mode
     root = make_project(tmp_path, tiny_model, {
         "datasets": {"ami": {"format": "amazon", "reviews": str(amazon_mi)}},
         "dataset": "ami",
-        "filter": {"user_core": 5, "item_core": 5, "max_users": 30, "max_items": 25},
+        # 150 sampled users, the 40 most reviewed items, then 3-core: 21 users, 18 items, 75 reviews
+        "filter": {"user_core": 3, "item_core": 3, "max_users": 150, "max_items": 40},
         **TINY,
     })
     dvc(root, "repro", "generate")
@@ -130,7 +131,7 @@ def test_chain_on_precomputed_profiles(tmp_path: Path, tiny_model: Path) -> None
 
     rows = [{"uid": u, "iid": i, "title": f"Item {i}", "user_summary": f"User {u} likes quiet places.",
              "item_summary": f"Item {i} is a quiet cafe.", "explanation": f"The user would enjoy item {i}'s calm."}
-            for u in range(10) for i in range(8) if (u + i) % 3]
+            for u in range(10) for i in range(12) if (u + i) % 3]
     pd.DataFrame(rows).to_parquet(tmp_path / "xrec.parquet")
     (tmp_path / "proj").mkdir()
     root = make_project(tmp_path / "proj", tiny_model, {

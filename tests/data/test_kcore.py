@@ -76,3 +76,9 @@ def test_nothing_left_is_a_clear_error() -> None:
 def test_bad_filter_params(kwargs: dict) -> None:
     with pytest.raises(ParamError, match=r"param 'filter\."):
         FilterConfig(**kwargs)
+
+
+def test_conform_fills_absent_nullable_columns() -> None:
+    df = conform(pd.DataFrame({"user_id": ["u"], "item_id": ["i"]}), "interactions", "mem")
+    assert df["rating"].dtype == "float64" and df["rating"].isna().all()
+    assert df["timestamp"].dtype == "Int64" and df["review"].dtype == "string" and df["review"].isna().all()

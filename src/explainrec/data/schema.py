@@ -82,7 +82,7 @@ def conform(df: pd.DataFrame, table: str, source: str | Path) -> pd.DataFrame:
         if col not in df.columns:
             if col in NOT_NULL:
                 raise InputError(source, col, f"a column '{col}' in the {table} table", got=None)
-            out[col] = pd.Series(pd.NA, index=df.index, dtype=dtype)
+            out[col] = pd.Series(None, index=df.index, dtype=dtype)
         else:
             out[col] = _cast(df[col], dtype, str(source), col)
     for col, dtype in optional.items():
