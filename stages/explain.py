@@ -40,8 +40,7 @@ def main(params_path: str, negatives: Path, splits: Path, filtered: Path, profil
     from explainrec.cpeg.loop import CPEGConfig, generate_explanations, write_explanations
     from explainrec.cpeg.negatives import FILE, read_negatives
     from explainrec.config import check_layer, check_section
-    from explainrec.errors import InputError
-    from explainrec.io import atomic_dir, write_json
+    from explainrec.io import atomic_dir, read_table, write_json
     from explainrec.llm import open_llm
     from explainrec.profiles.store import load_profiles
 
@@ -50,15 +49,10 @@ def main(params_path: str, negatives: Path, splits: Path, filtered: Path, profil
     layer = check_layer(cfg.pop("profile_layer", -1), "cpeg.profile_layer")
     config = CPEGConfig(**cfg, seed=int(section(params, "seed")))
 
-    def read(path: Path, what: str) -> pd.DataFrame:
-        if not path.exists():
-            raise InputError(path, what, f"a parquet file {path.name} written by an earlier stage")
-        return pd.read_parquet(path)
-
     table = read_negatives(negatives / FILE)
-    interactions = pd.concat([read(splits / f"{s}.parquet", s + " split") for s in ("train", "test")],
+    interactions = pd.concat([read_table(splits / f"{s}.parquet", s + " split") for s in ("train", "test")],
                              ignore_index=True)
-    items = read(filtered / "items.parquet", "items")
+    items = read_table(filtered / "items.parquet", "items")
     users, item_profiles = load_profiles(profiles, user_layer=layer, item_layer=layer)
     llm = open_llm(llm_path, desc="cpeg")
     result = generate_explanations(table, interactions, items, users, item_profiles, llm, config,

@@ -29,12 +29,9 @@ KEYS = ("k", "m", "profile_layer", "max_train", "max_test")
 @one_line_errors
 def main(params_path: str, splits: Path, filtered: Path, profiles: Path, encoder: Path, out: Path,
          metrics: Path) -> None:
-    import pandas as pd
-
     from explainrec.cpeg.negatives import FILE, NegativeConfig, load_encoder, sample_negatives, write_negatives
     from explainrec.config import check_layer, check_section
-    from explainrec.errors import InputError
-    from explainrec.io import atomic_dir, write_json
+    from explainrec.io import atomic_dir, read_table, write_json
     from explainrec.profiles.store import load_profiles
 
     params = load_params(params_path)
@@ -43,13 +40,8 @@ def main(params_path: str, splits: Path, filtered: Path, profiles: Path, encoder
     config = NegativeConfig(**cfg)
     seed = int(section(params, "seed"))
 
-    def read(path: Path, what: str) -> pd.DataFrame:
-        if not path.exists():
-            raise InputError(path, what, f"a parquet file {path.name} written by an earlier stage")
-        return pd.read_parquet(path)
-
-    parts = {name: read(splits / f"{name}.parquet", name + " split") for name in ("train", "test")}
-    interactions = read(filtered / "interactions.parquet", "interactions")
+    parts = {name: read_table(splits / f"{name}.parquet", name + " split") for name in ("train", "test")}
+    interactions = read_table(filtered / "interactions.parquet", "interactions")
     users, items = load_profiles(profiles, user_layer=layer, item_layer=layer)
     result = sample_negatives(parts, interactions, users, items, load_encoder(encoder), config, seed)
     with atomic_dir(out) as tmp:

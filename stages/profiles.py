@@ -27,11 +27,10 @@ from common import load_params, one_line_errors, section
 @click.option("--metrics", type=click.Path(path_type=Path), default=Path("metrics/profiles.json"), show_default=True)
 @one_line_errors
 def main(params_path: str, splits: Path, filtered: Path, llm_json: Path, out: Path, metrics: Path) -> None:
-    import pandas as pd
 
     from explainrec.data.schema import Dataset, conform
     from explainrec.config import from_section
-    from explainrec.io import atomic_dir, write_json
+    from explainrec.io import atomic_dir, read_table, write_json
     from explainrec.llm import open_llm
     from explainrec.profiles.pghis import ProfileConfig, build_profiles
     from explainrec.profiles.store import ITEM_FILE, USER_FILE
@@ -40,7 +39,7 @@ def main(params_path: str, splits: Path, filtered: Path, llm_json: Path, out: Pa
     cfg = from_section(ProfileConfig, section(params, "profiles"), "profiles")
     ds = Dataset.load(filtered)
     profile_path = splits / "profile.parquet"
-    profile_split = conform(pd.read_parquet(profile_path), "interactions", profile_path)
+    profile_split = conform(read_table(profile_path, "profile split"), "interactions", profile_path)
     llm = None if cfg.passthrough else open_llm(llm_json, desc="profiles")
     result = build_profiles(profile_split, ds.items, ds.users, llm, cfg, int(section(params, "seed")), str(filtered))
     with atomic_dir(out) as tmp:

@@ -75,6 +75,22 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
     df.to_parquet(path, index=False)
 
 
+def read_table(path: str | Path, what: str, writer: str = "an earlier stage",
+               columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A parquet table another stage wrote; a missing file or column is an
+    :class:`~explainrec.errors.InputError` naming it."""
+    from explainrec.errors import InputError
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, what, f"a parquet file {path.name} written by {writer}")
+    df = pd.read_parquet(path)
+    for col in columns:
+        if col not in df.columns:
+            raise InputError(path, col, f"a column '{col}'")
+    return df
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     import hashlib
 

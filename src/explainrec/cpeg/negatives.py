@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from explainrec.errors import InputError, ParamError
+from explainrec.io import read_table
 from explainrec.seeding import stable_rng
 
 FILE = "negatives.parquet"
@@ -223,13 +224,7 @@ def write_negatives(table: pd.DataFrame, path: str | Path) -> None:
 
 def read_negatives(path: str | Path) -> pd.DataFrame:
     """The table :func:`write_negatives` wrote, with plain Python lists in ``hard`` / ``random``."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "negatives", f"a parquet file {path.name} written by the negatives stage")
-    df = pd.read_parquet(path)
-    for col in COLUMNS:
-        if col not in df.columns:
-            raise InputError(path, col, f"a column '{col}'")
+    df = read_table(path, "negatives", "the negatives stage", COLUMNS)
     for col in ("split", "user_id", "item_id"):
         df[col] = df[col].astype(str)
     for col in ("hard", "random"):

@@ -127,11 +127,11 @@ class Dataset:
 
     @classmethod
     def load(cls, folder: str | Path) -> "Dataset":
+        from explainrec.io import read_table
+
         folder = Path(folder)
         tables = {}
         for name in ("interactions", "items", "users"):
             path = folder / f"{name}.parquet"
-            if not path.exists():
-                raise InputError(path, name, f"a parquet file {path.name} written by the raw stage")
-            tables[name] = conform(pd.read_parquet(path), name, path)
+            tables[name] = conform(read_table(path, name, "the raw stage"), name, path)
         return cls(**tables)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from explainrec.errors import InputError
+from explainrec.io import read_table
 
 USER_FILE = "user_profiles.parquet"
 ITEM_FILE = "item_profiles.parquet"
@@ -23,14 +23,7 @@ FILES = {"user": (USER_FILE, "user_id"), "item": (ITEM_FILE, "item_id")}
 def read_profile_table(folder: str | Path, kind: str) -> pd.DataFrame:
     """The whole table of ``kind`` ('user' or 'item'), all layers."""
     name, id_col = FILES[kind]
-    path = Path(folder) / name
-    if not path.exists():
-        raise InputError(path, kind + " profiles", f"a parquet file {name} written by the profiles stage")
-    df = pd.read_parquet(path)
-    for col in (id_col, "layer", "profile"):
-        if col not in df.columns:
-            raise InputError(path, col, f"a column '{col}'")
-    return df
+    return read_table(Path(folder) / name, kind + " profiles", "the profiles stage", (id_col, "layer", "profile"))
 
 
 def select_layer(table: pd.DataFrame, id_col: str, layer: int) -> dict[str, str]:
