@@ -8,7 +8,8 @@ import pytest
 
 from explainrec.errors import LLMUnavailable
 from explainrec.llm import BUNDLED, ChatRequest, LLMSpec
-from explainrec.llm.local import TransformersBackend, count_new_tokens, pick_device, pick_dtype, plain_prompt
+from explainrec.llm.local import (TransformersBackend, count_new_tokens, cpu_has_amx_bf16, pick_device, pick_dtype,
+                                  plain_prompt)
 
 WORDS = ("the user rated space operas highly and disliked slow romantic dramas set in small rainy "
          "towns but enjoyed a few documentaries about jazz musicians").split()
@@ -97,8 +98,18 @@ def test_device_and_dtype_choice():
 
     assert pick_device("cpu") == "cpu"
     assert pick_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
-    assert pick_dtype("auto", "cpu") == torch.float32
+    assert pick_dtype("auto", "cpu") == (torch.bfloat16 if cpu_has_amx_bf16() else torch.float32)
+    assert pick_dtype("auto", "mps") == torch.float32
     assert pick_dtype("bfloat16", "cpu") == torch.bfloat16
+    assert pick_dtype("float32", "cpu") == torch.float32
+
+
+def test_identity_names_the_resolved_dtype(tiny_model_dir):
+    """Greedy outputs differ between dtypes, so the cache must never mix them."""
+    base = dict(name="tiny", backend="transformers", model=str(tiny_model_dir), threads=1, identity="t:1")
+    fp32 = TransformersBackend(LLMSpec(**base, dtype="float32"))
+    bf16 = TransformersBackend(LLMSpec(**base, dtype="bfloat16"))
+    assert fp32.identity == "t:1|float32" and bf16.identity == "t:1|bfloat16"
 
 
 def test_unreachable_hub_id():
