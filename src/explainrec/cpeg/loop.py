@@ -58,6 +58,19 @@ class CPEGConfig:
             raise ParamError(f"{self.where}.max_profile_chars", "an integer >= 20, or null (whole profiles)", v)
 
 
+#: the keys of the ``cpeg`` section of params.yaml
+SECTION_KEYS = ("max_retries", "max_new_tokens", "profile_layer", "max_review_chars", "max_profile_chars")
+
+
+def config_from_section(section: Any, seed: int, where: str = "cpeg") -> tuple[CPEGConfig, int]:
+    """The :class:`CPEGConfig` and the profile layer (-1: last) that a ``cpeg`` params section gives."""
+    from explainrec.config import check_layer, check_section
+
+    cfg = check_section(section, where, SECTION_KEYS)
+    layer = check_layer(cfg.pop("profile_layer", -1), f"{where}.profile_layer")
+    return CPEGConfig(**cfg, seed=seed, where=where), layer
+
+
 @dataclass
 class Pair:
     """One (user, positive item) pair and what the model has answered so far."""

@@ -64,12 +64,13 @@ class LLMSpec:
 _FIELDS = {f.name for f in fields(LLMSpec)} - {"name", "identity", "extra"}
 
 
-def resolve_llm(name: str, catalogue: dict[str, Any]) -> LLMSpec:
-    """Validate ``name`` against ``catalogue`` and return its :class:`LLMSpec`."""
+def resolve_llm(name: str, catalogue: dict[str, Any], param: str = "llm") -> LLMSpec:
+    """Validate ``name`` (the value of the params key ``param``) against ``catalogue``
+    and return its :class:`LLMSpec`."""
     if not isinstance(catalogue, dict) or not catalogue:
         raise ParamError("llms", "a non-empty mapping of model names to entries", catalogue)
     if not isinstance(name, str) or name not in catalogue:
-        raise ParamError("llm", f"one of {', '.join(sorted(catalogue))}", name)
+        raise ParamError(param, f"one of {', '.join(sorted(catalogue))}", name)
     entry = catalogue[name]
     where = f"llms.{name}"
     if not isinstance(entry, dict):

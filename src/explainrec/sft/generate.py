@@ -1,15 +1,12 @@
-"""Explanations for the test pairs from a (fine-tuned) model, scored against the references.
+"""Explanations for the test pairs from a (fine-tuned) model.
 
 Every test pair gets the Fig. 4 prompt (:func:`explainrec.sft.prompt.chat_request`,
 the same user turn the model was trained on) and is generated greedily through
 the project's LLM layer, so prompts are batched and the answers cached by the
 model folder's content hash: a rerun with the same weights generates nothing.
-
-Scores (BERTScore with a local encoder, ROUGE-L with stemming) compare the
-generated explanation with the reference explanation. By default both are
-scored without the fixed opening "The user would interact with the item
-because" (``score_without_prefix``), which every fine-tuned answer repeats and
-which would otherwise inflate the similarity of any two explanations.
+The table keeps the pair's reference explanation beside the generated one;
+scoring is the evaluate stage's work (:mod:`explainrec.evaluation.report`), so
+every explainer is scored by the same code.
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ import pandas as pd
 
 from explainrec.config import check_section
 from explainrec.errors import InputError, ParamError
-from explainrec.sft.prompt import chat_request, strip_prefix
+from explainrec.sft.prompt import chat_request
 
 
 @dataclass(frozen=True)
@@ -33,15 +30,13 @@ class GenerateParams:
     batch_size: int = 32
     user_layer: int = -1
     item_layer: int = -1
-    score_without_prefix: bool = True
-    bertscore_layers: int = 6  # encoder layer for BERTScore (all-MiniLM-L6-v2 has 6)
     threads: int = 0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None, where: str = "generate") -> "GenerateParams":
         d = check_section(d, where, (f.name for f in fields(cls)))
         p = cls(**d)
-        for key in ("max_new_tokens", "batch_size", "bertscore_layers"):
+        for key in ("max_new_tokens", "batch_size"):
             v = getattr(p, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ParamError(f"{where}.{key}", "a positive integer", v)
@@ -51,8 +46,6 @@ class GenerateParams:
                 raise ParamError(f"{where}.{key}", "an integer >= -1 (-1: last layer)", v)
         if not isinstance(p.threads, int) or p.threads < 0:
             raise ParamError(f"{where}.threads", "an integer >= 0", p.threads)
-        if not isinstance(p.score_without_prefix, bool):
-            raise ParamError(f"{where}.score_without_prefix", "true or false", p.score_without_prefix)
         return p
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,33 +80,13 @@ def generate_explanations(llm: Any, pairs: pd.DataFrame, max_new_tokens: int = 9
     })
 
 
-def score_explanations(table: pd.DataFrame, encoder: str | Path, num_layers: int = 6,
-                       without_prefix: bool = True) -> dict[str, Any]:
-    """BERTScore (P/R/F1) and ROUGE-L F1 of ``explanation`` against ``reference``: means and std."""
-    from explainrec.evaluation.text import bertscore, rouge_l
-
-    cands, refs = list(table["explanation"]), list(table["reference"])
-    if without_prefix:
-        cands, refs = [strip_prefix(c) for c in cands], [strip_prefix(r) for r in refs]
-    bs = bertscore(cands, refs, encoder, num_layers=num_layers)
-    rl = rouge_l(cands, refs)
-    return {
-        "bertscore_precision": bs["precision"], "bertscore_recall": bs["recall"], "bertscore_f1": bs["f1"],
-        "bertscore_precision_std": bs["precision_std"], "bertscore_recall_std": bs["recall_std"],
-        "bertscore_f1_std": bs["f1_std"],
-        "bertscore_encoder": bs["encoder"], "bertscore_num_layers": bs["num_layers"],
-        "rougeL_f1": rl["f1"], "rougeL_f1_std": rl["f1_std"],
-        "rougeL_precision": rl["precision"], "rougeL_recall": rl["recall"],
-        "scored_without_prefix": without_prefix,
-    }
-
-
 def run_generate(model: str | Path, profiles: str | Path, cpeg: str | Path, splits: str | Path,
-                 encoder: str | Path, out: str | Path, params: GenerateParams, targets: str = "cpeg",
+                 out: str | Path, params: GenerateParams, targets: str = "cpeg",
                  include_unverified: bool = False, cache_path: str | Path | None = None,
                  progress: bool = True) -> dict[str, Any]:
     """Generate an explanation for every test pair with a reference, write
-    ``out/explanations.parquet`` (user_id, item_id, explanation, reference) and return the metrics.
+    ``out/explanations.parquet`` (user_id, item_id, explanation, reference) and return
+    the generation statistics (pairs, empty answers, LLM calls, tokens, seconds).
 
     ``targets`` and ``include_unverified`` (the ``sft`` section's) decide which
     references there are, exactly as for training; ``out`` should be a temporary folder.
@@ -136,7 +109,6 @@ def run_generate(model: str | Path, profiles: str | Path, cpeg: str | Path, spli
     metrics: dict[str, Any] = {"pairs": len(table), "targets": targets,
                                "empty_explanations": int((table["explanation"].str.strip() == "").sum()),
                                "max_new_tokens": params.max_new_tokens}
-    metrics.update(score_explanations(table, encoder, params.bertscore_layers, params.score_without_prefix))
     metrics["llm"] = llm.stats.as_metrics()
     metrics["data"] = data.stats
     metrics["seconds"] = round(time.perf_counter() - t0, 2)

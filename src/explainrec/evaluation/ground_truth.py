@@ -1,0 +1,162 @@
+"""Ground-truth quality (paper 000 §4.4): which explanation of an interaction is best?
+
+For a seeded sample of test pairs, candidate ground truths come from
+
+* ``review``: the user's own review of the item (when the dataset has reviews);
+* ``xrec``: XRec's ground truth, an LLM rewrite of that review (paper 001 Eq. 14,
+  its Fig. 5 prompt: the review alone, one line, at most 50 words);
+* ``cpeg_<variant>``: CPEG run with ``k`` hard and ``m`` random negatives per
+  variant (paper 000 uses (0, 7), (2, 5), (5, 2) and (2, 10)).
+
+A judge LLM sees the user's and the item's profile and the candidates,
+numbered, and names the best one. Candidate order is shuffled per pair (seeded
+by the pair); a second run shows every pair's candidates in the reverse order,
+so position bias shows up as disagreement between the runs and as a first-place
+pick rate above chance. Win rate of a source = its picks / the readable
+judgements in which it was a candidate, both runs pooled.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from explainrec.errors import ParamError
+from explainrec.llm.types import ChatRequest
+from explainrec.seeding import stable_rng
+
+#: XRec's ground-truth prompt (paper 001, Fig. 5), with "business" read as "item"
+REWRITE_SYSTEM = (
+    "You will serve as an assistant to help me explain why the user would enjoy the item. "
+    "I will provide you with the review of the item written by the user. Here are the instructions:\n"
+    "1. The basic information will be described in JSON format, with the following attributes:\n"
+    '{ "review": "review of the item written by the user" }\n'
+    "Requirements:\n"
+    "1. Please provide your answer in STRING format in one line.\n"
+    "2. Please ensure the answer is no longer than 50 words."
+)
+REVIEW, XREC = "review", "xrec"
+
+
+@dataclass(frozen=True)
+class KM:
+    """One CPEG variant of the comparison: ``k`` hard and ``m`` random negatives."""
+
+    name: str
+    k: int
+    m: int
+
+    @classmethod
+    def from_dict(cls, name: str, d: Any) -> "KM":
+        where = f"ground_truth.variants.{name}"
+        if not isinstance(d, Mapping) or set(d) != {"k", "m"}:
+            raise ParamError(where, "a mapping with the keys k and m (hard and random negatives)", d)
+        for key in ("k", "m"):
+            if isinstance(d[key], bool) or not isinstance(d[key], int) or d[key] < 0:
+                raise ParamError(f"{where}.{key}", "an integer >= 0", d[key])
+        if d["k"] + d["m"] < 1:
+            raise ParamError(f"{where}.k + {where}.m", "at least 1 negative", d["k"] + d["m"])
+        return cls(name, int(d["k"]), int(d["m"]))
+
+
+def select_pairs(negatives: pd.DataFrame, max_pairs: int | None, seed: int) -> pd.DataFrame:
+    """The compared pairs: the negatives table's test pairs (user_id, item_id), a seeded
+    sample of at most ``max_pairs``, in the table's order."""
+    from explainrec.cpeg.negatives import cap_pairs
+
+    test = negatives[negatives["split"].astype(str) == "test"][["user_id", "item_id"]].astype(str)
+    return cap_pairs(test.drop_duplicates(), max_pairs, seed, "ground_truth")
+
+
+def rewrite_request(review: str, max_new_tokens: int) -> ChatRequest:
+    """XRec's Eq. 14 request: the review alone, as JSON."""
+    return ChatRequest.of(REWRITE_SYSTEM, json.dumps({"review": " ".join(str(review).split())}),
+                          max_new_tokens=max_new_tokens, temperature=0.0)
+
+
+def clean_rewrite(text: str) -> str:
+    """The answer on one line, without the quotes or braces the prompt's format invites."""
+    return " ".join(str(text).split()).strip().strip("{}").strip().strip('"').strip()
+
+
+def rewrite_reviews(llm: Any, pairs: pd.DataFrame, reviews: Mapping[tuple[str, str], str | None],
+                    max_new_tokens: int = 80) -> pd.DataFrame:
+    """XRec-style ground truths for the ``pairs`` that have a non-empty review:
+    ``user_id, item_id, review, explanation``."""
+    rows = [(u, i, reviews[(u, i)]) for u, i in zip(pairs["user_id"], pairs["item_id"])
+            if (reviews.get((u, i)) or "").strip()]
+    outs = llm.chat([rewrite_request(r, max_new_tokens) for _, _, r in rows], desc="gt xrec rewrite") if rows else []
+    return pd.DataFrame({"user_id": [u for u, _, _ in rows], "item_id": [i for _, i, _ in rows],
+                         "review": [r for _, _, r in rows], "explanation": [clean_rewrite(o.text) for o in outs]},
+                        columns=["user_id", "item_id", "review", "explanation"]).astype("string")
+
+
+def candidate_sets(pairs: pd.DataFrame, sources: Mapping[str, pd.DataFrame]) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """``(user_id, item_id, [(source, explanation), ...])`` per pair, sources in the given
+    order, empty explanations left out; pairs with fewer than two candidates are dropped."""
+    lookup = {name: {(str(u), str(i)): " ".join(str(e).split()) for u, i, e in
+                     zip(df["user_id"], df["item_id"], df["explanation"]) if pd.notna(e) and str(e).strip()}
+              for name, df in sources.items()}
+    out = []
+    for u, i in zip(pairs["user_id"].astype(str), pairs["item_id"].astype(str)):
+        cands = [(name, table[(u, i)]) for name, table in lookup.items() if (u, i) in table]
+        if len(cands) >= 2:
+            out.append((u, i, cands))
+    return out
+
+
+def judge(llm: Any, sets: Sequence[tuple[str, str, list[tuple[str, str]]]], user_profiles: Mapping[str, str],
+          item_profiles: Mapping[str, str], seed: int, max_new_tokens: int = 8) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Two judging runs over ``sets`` (seeded order, then the reverse); the per-pair picks and the metrics."""
+    from explainrec.evaluation.judge import choice_request, parse_choice
+
+    runs: list[list[list[int]]] = [[], []]
+    requests = []
+    for u, i, cands in sets:
+        order = [int(j) for j in stable_rng(seed, "gt-judge", u, i).permutation(len(cands))]
+        for r, o in enumerate((order, order[::-1])):
+            runs[r].append(o)
+            requests.append(choice_request(user_profiles.get(u, ""), item_profiles.get(i, ""),
+                                           [cands[j][1] for j in o], max_new_tokens))
+    answers = llm.chat(requests, desc="gt judge") if requests else []
+    rows = []
+    for n, (u, i, cands) in enumerate(sets):
+        row: dict[str, Any] = {"user_id": u, "item_id": i, "sources": [s for s, _ in cands]}
+        for r, tag in enumerate("ab"):
+            order = runs[r][n]
+            pick = parse_choice(answers[2 * n + r].text, len(cands))
+            row[f"order_{tag}"] = [cands[j][0] for j in order]
+            row[f"position_{tag}"] = pick
+            row[f"pick_{tag}"] = cands[order[pick - 1]][0] if pick else None
+            row[f"answer_{tag}"] = answers[2 * n + r].text
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=["user_id", "item_id", "sources", "order_a", "order_b", "position_a",
+                                        "position_b", "pick_a", "pick_b", "answer_a", "answer_b"])
+    return table, win_rates(table)
+
+
+def win_rates(table: pd.DataFrame) -> dict[str, Any]:
+    """Win rate per source, first-place pick rate per run against chance, and run agreement."""
+    sources = sorted({s for ss in table["sources"] for s in ss})
+    metrics: dict[str, Any] = {"pairs_judged": len(table), "sources": {}}
+    readable = {tag: table[table[f"pick_{tag}"].notna()] for tag in "ab"}
+    for s in sources:
+        shown = sum(int(sum(s in ss for ss in readable[tag]["sources"])) for tag in "ab")
+        wins = sum(int((readable[tag][f"pick_{tag}"] == s).sum()) for tag in "ab")
+        metrics["sources"][s] = {"candidate_in": int(sum(s in ss for ss in table["sources"])), "wins": wins,
+                                 "win_rate": round(wins / shown, 4) if shown else None}
+    for tag in "ab":
+        r = readable[tag]
+        metrics[f"run_{tag}"] = {
+            "readable": len(r), "unreadable": len(table) - len(r),
+            "first_position_rate": round(float((r[f"position_{tag}"] == 1).mean()), 4) if len(r) else None,
+            "first_position_chance": round(float((1 / r["sources"].str.len()).mean()), 4) if len(r) else None,
+        }
+    both = table[table["pick_a"].notna() & table["pick_b"].notna()]
+    metrics["consistent_share"] = round(float((both["pick_a"] == both["pick_b"]).mean()), 4) if len(both) else None
+    metrics["both_readable"] = len(both)
+    return metrics

@@ -1,0 +1,81 @@
+"""The evaluation stages' bad-input paths: one line on stderr, exit 1, nothing written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+PARAMS = {"seed": 1, "llm": "x", "llms": {"x": {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m"}},
+          "evaluate": {"judge": "x", "bertscore_layers": 6}, "explainers": {"full": "data/full.parquet"},
+          "ablations": {"wo_sft": {"sft": False, "user_layer": -1, "item_layer": -1}},
+          "ground_truth": {"max_pairs": 2, "variants": {"k1_m1": {"k": 1, "m": 1}}},
+          "sft": {"base_model": "bundled:smollm2-135m"}, "generate": {"max_new_tokens": 4}}
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    shutil.copytree(REPO / "stages", tmp_path / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(PARAMS))
+    (tmp_path / "data").mkdir()
+    return tmp_path
+
+
+def run(root: Path, script: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "EXPLAINREC_CACHE": str(root / "cache")}
+    return subprocess.run([sys.executable, str(root / "stages" / script), *args], cwd=root, env=env,
+                          capture_output=True, text=True)
+
+
+def one_line(proc: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    err = proc.stderr.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    for f in fragments:
+        assert f in err, err
+
+
+def test_evaluate_rejects_a_table_without_references(workdir):
+    pd.DataFrame({"user_id": ["u"], "item_id": ["i"], "explanation": ["e"]}).to_parquet(workdir / "data/full.parquet")
+    proc = run(workdir, "evaluate.py", "--name", "full", "--explanations", "data/full.parquet",
+               "--out", "data/eval/full", "--metrics", "metrics/eval/full.json")
+    one_line(proc, "data/full.parquet", "field 'reference'")
+    assert not (workdir / "data/eval").exists() and not (workdir / "metrics").exists()
+
+
+def test_evaluate_rejects_a_bad_param(workdir):
+    params = {**PARAMS, "evaluate": {"judge": "x", "bertscore_layers": 0}}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = run(workdir, "evaluate.py", "--name", "full", "--explanations", "data/full.parquet",
+               "--out", "data/eval/full", "--metrics", "metrics/eval/full.json")
+    one_line(proc, "param 'evaluate.bertscore_layers'")
+
+
+def test_summary_names_the_missing_metrics(workdir):
+    proc = run(workdir, "eval_summary.py", "--metrics-dir", "metrics/eval")
+    one_line(proc, "metrics/eval/full.json", "dvc repro evaluate@full")
+    assert not (workdir / "metrics").exists()
+
+
+def test_unknown_ablation_and_variant(workdir):
+    one_line(run(workdir, "ablation.py", "--name", "nope", "--out", "data/a", "--metrics", "m.json"),
+             "param 'ablations'", "'nope'")
+    one_line(run(workdir, "ground_truth.py", "cpeg", "--variant", "nope", "--out", "data/g", "--metrics", "m.json"),
+             "param 'ground_truth.variants'", "'nope'")
+    assert not (workdir / "data/a").exists() and not (workdir / "data/g").exists()
+
+
+def test_unknown_judge_lists_the_catalogue(workdir):
+    params = {**PARAMS, "evaluate": {"judge": "gpt-9"}}
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = run(workdir, "assets.py", "llm", "--select", "evaluate.judge", "--out", "data/assets/judge")
+    one_line(proc, "param 'evaluate.judge': expected one of x, got 'gpt-9'")
+    assert not (workdir / "data/assets").exists()
