@@ -31,6 +31,9 @@ CHOICE_PROMPT = ("You are given the profile of a user and the profile of an item
                  "several numbered explanations. Which explanation best explains why the user interacted with the "
                  "item? Answer with the number of that explanation only.")
 
+#: both judges answer with a number on one line: generation stops at the line's end
+ANSWER_STOP = ("\n",)
+
 # a number not glued to a word or to another number: "85", "85.5", "-5"; not "85th", "gpt4", "1.2.3"
 _NUMBER = r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w]|\.\d)"
 _OUT_OF_100 = re.compile(rf"({_NUMBER})\s*(?:/|out\s+of)\s*100(?![\w]|\.\d)", re.IGNORECASE)
@@ -63,7 +66,7 @@ def parse_score(text: str) -> float | None:
 def score_request(prediction: str, reference: str, max_new_tokens: int = 16) -> ChatRequest:
     """XRec's judge request: :data:`SYSTEM_PROMPT` and ``{"prediction": ..., "reference": ...}`` as JSON."""
     user = json.dumps({"prediction": str(prediction), "reference": str(reference)})
-    return ChatRequest.of(SYSTEM_PROMPT, user, max_new_tokens=max_new_tokens, temperature=0.0)
+    return ChatRequest.of(SYSTEM_PROMPT, user, max_new_tokens=max_new_tokens, temperature=0.0, stop=ANSWER_STOP)
 
 
 def gptscore(llm: Any, cands: Sequence[str], refs: Sequence[str], max_new_tokens: int = 16,
@@ -94,7 +97,7 @@ def choice_request(user_profile: str, item_profile: str, candidates: Sequence[st
         raise ParamError("candidates", "at least two explanations to choose from", len(candidates))
     listed = "\n".join(f"{i}. {c}" for i, c in enumerate(candidates, 1))
     user = f"User profile:\n{user_profile}\n\nItem profile:\n{item_profile}\n\nExplanations:\n{listed}"
-    return ChatRequest.of(CHOICE_PROMPT, user, max_new_tokens=max_new_tokens, temperature=0.0)
+    return ChatRequest.of(CHOICE_PROMPT, user, max_new_tokens=max_new_tokens, temperature=0.0, stop=ANSWER_STOP)
 
 
 def parse_choice(text: str, n: int) -> int | None:
