@@ -357,8 +357,6 @@ def run_bench(model: str, n: int = 32, max_new_tokens: int = 64, batch_size: int
               server: bool = True, concurrency: int = 16, gguf: str | None = None, server_timeout_s: float = 180.0,
               log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Run every mode on the same prompts; return the report (see :func:`report_lines`)."""
-    import torch
-
     prompts = bench_prompts(n)
     results: dict[str, ModeResult] = {}
     log("(a) ...")

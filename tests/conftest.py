@@ -1,4 +1,4 @@
-"""Shared test settings: nothing in the suite reaches the Hugging Face hub."""
+"""Shared test settings (nothing in the suite reaches the Hugging Face hub) and fixtures."""
 
 from __future__ import annotations
 
@@ -23,3 +23,11 @@ def amazon_mi() -> Path:
     if not AMAZON_MI.exists():
         pytest.skip(f"{AMAZON_MI} not present: the real review data lives in ../shared/data, outside the project")
     return AMAZON_MI
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama (tests/tiny.py) saved once per session; tests only read it."""
+    from tests.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llm") / "model")

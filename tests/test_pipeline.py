@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from tests.dvc_project import dvc, make_project, ran, run, set_param
-from tests.tiny import build_tiny_model
 
 pytestmark = pytest.mark.slow
 
@@ -56,15 +55,10 @@ def tiny_amazon(path: Path, n_users: int = 12, n_items: int = 10) -> None:
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
+def project(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
     root = tmp_path_factory.mktemp("proj")
     tiny_amazon(root / "data" / "external" / "tiny.json")
-    return make_project(root, tiny_model, {
+    return make_project(root, tiny_model_dir, {
         "datasets": {"tiny": {"format": "amazon", "reviews": "data/external/tiny.json"}},
         "dataset": "tiny",
         "filter": {"user_core": 2, "item_core": 2, "max_users": None, "max_items": None},
@@ -133,9 +127,9 @@ def cached_prompts(root: Path) -> list[str]:
         return [r for (r,) in db.execute("select request from responses")]
 
 
-def test_chain_on_real_amazon_reviews(amazon_mi: Path, tmp_path: Path, tiny_model: Path) -> None:
+def test_chain_on_real_amazon_reviews(amazon_mi: Path, tmp_path: Path, tiny_model_dir: Path) -> None:
     """raw -> generate on ../shared/data Amazon Musical Instruments, reviews in L0 profiles and CPEG prompts."""
-    root = make_project(tmp_path, tiny_model, {
+    root = make_project(tmp_path, tiny_model_dir, {
         "datasets": {"ami": {"format": "amazon", "reviews": str(amazon_mi)}},
         "dataset": "ami",
         # 150 sampled users, the 40 most reviewed items, then 3-core: 21 users, 18 items, 75 reviews
@@ -153,7 +147,7 @@ def test_chain_on_real_amazon_reviews(amazon_mi: Path, tmp_path: Path, tiny_mode
     assert json.loads((root / "metrics" / "generate.json").read_text())["pairs"] == 3
 
 
-def test_chain_on_precomputed_profiles(tmp_path: Path, tiny_model: Path) -> None:
+def test_chain_on_precomputed_profiles(tmp_path: Path, tiny_model_dir: Path) -> None:
     """A table with precomputed profiles and reference explanations: profiles pass through, SFT learns the references."""
     import pandas as pd
 
@@ -162,7 +156,7 @@ def test_chain_on_precomputed_profiles(tmp_path: Path, tiny_model: Path) -> None
             for u in range(10) for i in range(12) if (u + i) % 3]
     pd.DataFrame(rows).to_parquet(tmp_path / "xrec.parquet")
     (tmp_path / "proj").mkdir()
-    root = make_project(tmp_path / "proj", tiny_model, {
+    root = make_project(tmp_path / "proj", tiny_model_dir, {
         "datasets": {"xrec": {"format": "precomputed", "path": str(tmp_path / "xrec.parquet")}},
         "dataset": "xrec",
         "filter": {"user_core": 2, "item_core": 2, "max_users": None, "max_items": None},

@@ -56,6 +56,13 @@ def test_summary_table_bolds_the_best_and_names_encoder_and_judge():
     assert "| full | 4 | 50.00 |" in markdown and "**0.5500**" in markdown and "**60.00**" in markdown
     assert "minilm, layer 6" in markdown and "judge-x" in markdown and "bleurt: not computed (no checkpoint)" in markdown
     assert list(plot["method"]) == ["full", "wo_sft"] and "bs_f1" in plot.columns
+    assert "held a score" in markdown  # no parsed counts given: 0/0 each
+    # a judge that never answered with a score: the column stays, empty, and the counts say why
+    mute = {name: {**m, "gptscore": {"mean": None, "std": None, "parsed": 0, "unparseable": 4}}
+            for name, m in (("full", base), ("wo_sft", other))}
+    _, markdown, _ = summarise(mute)
+    assert markdown.splitlines()[0].startswith("| Method | pairs | GPTScore | BS-P |") and "| full | 4 | – |" in markdown
+    assert "held a score (the rest are unparseable and left out): full 0/4, wo_sft 0/4." in markdown
     with pytest.raises(ParamError):
         summarise({})
 

@@ -1,17 +1,10 @@
-"""Fixtures for the LLM layer: a tiny random Llama saved in a folder (nothing downloads)."""
+"""Fixtures for the LLM layer on the tiny random Llama of tests/conftest.py (nothing downloads)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
-from tests.tiny import build_tiny_model
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-llm") / "model")
 
 
 @pytest.fixture(scope="session")

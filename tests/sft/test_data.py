@@ -82,5 +82,19 @@ def test_bad_cpeg_input_and_params(folders, tmp_path):
 def test_no_usable_train_pair_fails(folders, tmp_path):
     rows = [{**r, "verified": False} for r in pair_rows("train", 3)]
     write_cpeg(tmp_path / "c2", rows + pair_rows("test", 2))
-    with pytest.raises(InputError, match="usable train pair.*verified only"):
+    with pytest.raises(InputError) as e:
         load_sft_data(folders["profiles"], tmp_path / "c2", folders["splits"], "cpeg")
+    msg = str(e.value)
+    assert "usable train pair" in msg and "verified only" in msg and "sft.include_unverified: true" in msg
+    assert "none: 3 unverified, 0 without profiles, 0 empty" in msg and "\n" not in msg
+    assert len(load_sft_data(folders["profiles"], tmp_path / "c2", folders["splits"], "cpeg", True).train) == 3
+
+
+def test_no_usable_test_pair_is_named_by_require(folders, tmp_path):
+    rows = pair_rows("train", 3) + [{**r, "verified": False} for r in pair_rows("test", 2, start=3)]
+    write_cpeg(tmp_path / "c3", rows)
+    data = load_sft_data(folders["profiles"], tmp_path / "c3", folders["splits"], "cpeg")
+    assert data.test.empty and data.stats["test_left_out_unverified"] == 2 and data.stats["unverified_dropped"] == 2
+    with pytest.raises(InputError, match="usable test pair.*none: 2 unverified"):
+        data.require("test", tmp_path / "c3" / "explanations.parquet", "cpeg", False)
+    data.require("train", tmp_path / "c3" / "explanations.parquet", "cpeg", False)  # has pairs: no error

@@ -11,12 +11,6 @@ from explainrec.errors import InputError, ParamError
 from explainrec.sft.generate import GenerateParams, generate_explanations, open_model_llm, run_generate
 from explainrec.sft.prompt import build_prompt, chat_request
 from tests.sft import pair_rows, write_cpeg, write_profiles, write_splits
-from tests.tiny import build_tiny_model
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("gen-model") / "model")
 
 
 @pytest.fixture
@@ -30,9 +24,9 @@ def folders(tmp_path: Path) -> dict[str, Path]:
 PARAMS = GenerateParams(max_new_tokens=6, batch_size=4, threads=1)
 
 
-def test_one_row_per_test_pair_and_cached_rerun(tiny_model, folders, tmp_path):
+def test_one_row_per_test_pair_and_cached_rerun(tiny_model_dir, folders, tmp_path):
     cache = tmp_path / "cache" / "responses.sqlite"
-    args = (tiny_model, folders["profiles"], folders["cpeg"], folders["splits"])
+    args = (tiny_model_dir, folders["profiles"], folders["cpeg"], folders["splits"])
     m1 = run_generate(*args, tmp_path / "out1", PARAMS, "cpeg", cache_path=cache, progress=False)
     table = pd.read_parquet(tmp_path / "out1" / "explanations.parquet")
     assert list(table.columns) == ["user_id", "item_id", "explanation", "reference"]
@@ -45,8 +39,8 @@ def test_one_row_per_test_pair_and_cached_rerun(tiny_model, folders, tmp_path):
     assert pd.read_parquet(tmp_path / "out2" / "explanations.parquet").equals(table)
 
 
-def test_prompt_is_the_training_prompt(tiny_model, tmp_path):
-    llm = open_model_llm(tiny_model, PARAMS, tmp_path / "c.sqlite", progress=False)
+def test_prompt_is_the_training_prompt(tiny_model_dir, tmp_path):
+    llm = open_model_llm(tiny_model_dir, PARAMS, tmp_path / "c.sqlite", progress=False)
     pairs = pd.DataFrame({"user_id": ["u"], "item_id": ["i"], "user_profile": ["likes jazz"],
                           "item_profile": ["a jazz film"], "reference": ["r"]})
     table = generate_explanations(llm, pairs, max_new_tokens=3)
@@ -56,10 +50,10 @@ def test_prompt_is_the_training_prompt(tiny_model, tmp_path):
     assert llm.identity.startswith("local:")  # keyed by the folder's content
 
 
-def test_no_test_pairs_and_bad_params(tiny_model, folders, tmp_path):
+def test_no_test_pairs_and_bad_params(tiny_model_dir, folders, tmp_path):
     write_cpeg(folders["cpeg"], pair_rows("train", 4))
     with pytest.raises(InputError, match="test pair"):
-        run_generate(tiny_model, folders["profiles"], folders["cpeg"], folders["splits"],
+        run_generate(tiny_model_dir, folders["profiles"], folders["cpeg"], folders["splits"],
                      tmp_path / "o", PARAMS, "cpeg", cache_path=tmp_path / "c.sqlite", progress=False)
     with pytest.raises(ParamError, match="generate.max_new_token"):
         GenerateParams.from_dict({"max_new_token": 5})

@@ -15,14 +15,8 @@ from explainrec.sft.prompt import chat_request
 from explainrec.sft.data import build_pairs, cpeg_targets
 from explainrec.sft.train import SFTParams, make_trainer, sample_pairs, train_sft
 from tests.sft import ITEMS, USERS, pair_rows
-from tests.tiny import build_tiny_model
 
 FAST = dict(epochs=6, batch_size=4, eval_batch_size=8, logging_steps=2, max_length=256, threads=1, warmup=0.0)
-
-
-@pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("sft-base") / "model")
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +26,10 @@ def pairs() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def lora_run(tiny_base, pairs, tmp_path_factory) -> tuple[Path, dict]:
+def lora_run(tiny_model_dir, pairs, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("sft-lora")
     params = SFTParams.from_dict({**FAST, "method": "lora", "lora_r": 8, "learning_rate": 3e-2})
-    return out, train_sft(pairs[0], pairs[1], tiny_base, out, params, seed=0, progress=False)
+    return out, train_sft(pairs[0], pairs[1], tiny_model_dir, out, params, seed=0, progress=False)
 
 
 def test_lora_loss_goes_down(lora_run):
@@ -67,20 +61,20 @@ def test_output_reloads_as_a_plain_model_and_generates(lora_run):
     assert out.shape[1] > ids["input_ids"].shape[1]
 
 
-def test_full_fine_tuning_runs_and_learns(tiny_base, pairs, tmp_path):
+def test_full_fine_tuning_runs_and_learns(tiny_model_dir, pairs, tmp_path):
     params = SFTParams.from_dict({**FAST, "method": "full", "learning_rate": 1e-2, "eval_on_start": False, "epochs": 4})
-    m = train_sft(pairs[0], None, tiny_base, tmp_path, params, seed=0, progress=False)
+    m = train_sft(pairs[0], None, tiny_model_dir, tmp_path, params, seed=0, progress=False)
     assert m["method"] == "full" and m["trainable_params"] == m["total_params"]
     assert m["train_loss"] < m["train_loss_first"] and m["eval_loss"] is None
     assert (tmp_path / "model" / "config.json").exists()
 
 
-def test_loss_on_the_completion_only(tiny_base, pairs, tmp_path):
-    trainer = make_trainer(pairs[0], None, tiny_base, SFTParams.from_dict(FAST), seed=0, work_dir=tmp_path)
+def test_loss_on_the_completion_only(tiny_model_dir, pairs, tmp_path):
+    trainer = make_trainer(pairs[0], None, tiny_model_dir, SFTParams.from_dict(FAST), seed=0, work_dir=tmp_path)
     batch = next(iter(trainer.get_train_dataloader()))
     tok = trainer.processing_class
     # the prompt ids the generate stage feeds the model (LLM layer, same chat template): training must match them
-    backend = TransformersBackend(LLMSpec(name="t", backend="transformers", model=str(tiny_base), threads=1))
+    backend = TransformersBackend(LLMSpec(name="t", backend="transformers", model=str(tiny_model_dir), threads=1))
     by_prompt = {tuple(backend._encode([backend.render(chat_request(u, i))])["input_ids"][0].tolist()): t
                  for u, i, t in zip(pairs[0].user_profile, pairs[0].item_profile, pairs[0].target)}
     for ids, labels, mask in zip(batch["input_ids"], batch["labels"], batch["attention_mask"]):
@@ -93,17 +87,17 @@ def test_loss_on_the_completion_only(tiny_base, pairs, tmp_path):
         assert labels[n_prompt:] == expected
 
 
-def test_same_seed_same_result_and_fractional_epochs(tiny_base, pairs, tmp_path):
+def test_same_seed_same_result_and_fractional_epochs(tiny_model_dir, pairs, tmp_path):
     params = SFTParams.from_dict({**FAST, "epochs": 1.5, "eval_on_start": False, "learning_rate": 1e-2})
-    a = train_sft(pairs[0], pairs[1], tiny_base, tmp_path / "a", params, seed=3, progress=False)
-    b = train_sft(pairs[0], pairs[1], tiny_base, tmp_path / "b", params, seed=3, progress=False)
+    a = train_sft(pairs[0], pairs[1], tiny_model_dir, tmp_path / "a", params, seed=3, progress=False)
+    b = train_sft(pairs[0], pairs[1], tiny_model_dir, tmp_path / "b", params, seed=3, progress=False)
     assert a["train_loss"] == b["train_loss"] and a["eval_loss"] == b["eval_loss"]
     assert a["steps"] == 3 and a["eval_loss_before"] is None
     with open(tmp_path / "a" / "loss.csv") as f:  # after epoch 1 (step 2) and at the end of the half epoch (step 3)
         assert [r["step"] for r in csv.DictReader(f) if r["eval_loss"]] == ["2", "3"]
 
 
-def test_params_validation(tiny_base, pairs, tmp_path):
+def test_params_validation(tiny_model_dir, pairs, tmp_path):
     with pytest.raises(ParamError, match="sft.method"):
         SFTParams.from_dict({"method": "qlora"})
     with pytest.raises(ParamError, match="sft.epoch"):
@@ -113,7 +107,7 @@ def test_params_validation(tiny_base, pairs, tmp_path):
     assert SFTParams.from_dict({"method": "full"}).lr == 1e-5 and SFTParams.from_dict({}).lr == 2e-4
     assert SFTParams.from_dict({"target_modules": "q_proj, v_proj"}).target_modules == ("q_proj", "v_proj")
     with pytest.raises(ParamError, match="sft.target_modules"):
-        make_trainer(pairs[0], None, tiny_base, SFTParams.from_dict({**FAST, "target_modules": ["nope_proj"]}), 0,
+        make_trainer(pairs[0], None, tiny_model_dir, SFTParams.from_dict({**FAST, "target_modules": ["nope_proj"]}), 0,
                      tmp_path)
     with pytest.raises(LLMUnavailable, match="no config.json"):
         make_trainer(pairs[0], None, tmp_path, SFTParams.from_dict(FAST), 0, tmp_path)

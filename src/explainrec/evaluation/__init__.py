@@ -1,13 +1,13 @@
-"""Scoring generated explanations against references: text overlap and similarity
-(BERTScore, ROUGE, BLEU, USR), LLM judges (GPTScore, choice) and learned metrics
-that need a local checkpoint (BLEURT, BARTScore).
+"""Scoring generated explanations against references, and the ground-truth study.
 
-torch, transformers and the metric libraries load only when a metric runs.
+* :mod:`~explainrec.evaluation.text`: BERTScore, ROUGE-1/2/L, BLEU-1/4, USR;
+* :mod:`~explainrec.evaluation.judge`: LLM judges (XRec's GPTScore, the choice judge);
+* :mod:`~explainrec.evaluation.learned`: BLEURT and BARTScore from a local checkpoint;
+* :mod:`~explainrec.evaluation.report`: one explainer's scores, the Table 1 summary;
+* :mod:`~explainrec.evaluation.ground_truth` and
+  :mod:`~explainrec.evaluation.ground_truth_run`: ground-truth quality (paper 000 §4.4).
+
+The modules are imported one by one (nothing here), so a stage depends only on
+the modules it uses; torch, transformers and the metric libraries load only when
+a metric runs.
 """
-
-from explainrec.evaluation.judge import choice_request, gptscore, parse_choice, parse_score
-from explainrec.evaluation.learned import bartscore, bleurt, learned_metric, not_computed
-from explainrec.evaluation.text import bertscore, bleu, rouge, rouge_l, usr
-
-__all__ = ["bartscore", "bertscore", "bleu", "bleurt", "choice_request", "gptscore", "learned_metric",
-           "not_computed", "parse_choice", "parse_score", "rouge", "rouge_l", "usr"]

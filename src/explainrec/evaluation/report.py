@@ -185,7 +185,8 @@ def summarise(methods: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Any],
         raise ParamError("explainers", "at least one explainer to summarise")
     columns = TABLE1 + STABILITY
     values = {name: {h: _get(m, path) for h, path in columns} for name, m in methods.items()}
-    shown = [h for h, _ in columns if any(values[n][h] is not None for n in values)]
+    # GPTScore, the papers' first column, stays even when no judge answer held a score
+    shown = [h for h, _ in columns if h == "GPTScore" or any(values[n][h] is not None for n in values)]
     best = {}
     for h, _ in TABLE1:
         present = [values[n][h] for n in values if values[n][h] is not None]
@@ -205,6 +206,11 @@ def summarise(methods: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Any],
     first = next(iter(methods.values()))
     notes = [f"BERTScore: {first.get('bertscore_encoder')}, layer {first.get('bertscore_layer')}; "
              f"GPTScore judge: {first.get('judge')}; BLEU: {first.get('bleu_signature')}."]
+    parsed = [f"{name} {g.get('parsed', 0)}/{g.get('parsed', 0) + g.get('unparseable', 0)}"
+              for name, m in methods.items() if isinstance(g := m.get("gptscore"), Mapping)]
+    if parsed:
+        notes.append("GPTScore answers that held a score (the rest are unparseable and left out): "
+                     + ", ".join(parsed) + ".")
     for name in ("bleurt", "bartscore"):
         if isinstance(first.get(name), Mapping) and not first[name].get("computed"):
             notes.append(f"{name}: not computed ({first[name].get('reason')}).")

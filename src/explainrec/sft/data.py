@@ -44,6 +44,21 @@ class SFTData:
     test: pd.DataFrame
     stats: dict[str, Any] = field(default_factory=dict)
 
+    def require(self, split: str, source: str | Path, targets: str, include_unverified: bool) -> None:
+        """Raise a one-line :class:`InputError` when ``split`` has no usable pair, with the
+        reasons counted and, when CPEG verified none of them, the param that admits them."""
+        if not getattr(self, split).empty:
+            return
+        st = self.stats
+        dropped = st.get(f"{split}_left_out_unverified", 0)
+        got = (f"none: {dropped} unverified, {st.get(f'{split}_left_out_no_profile', 0)} without profiles, "
+               f"{st.get(f'{split}_left_out_empty_explanation', 0)} empty")
+        expected = f"at least one usable {split} pair ({targets} targets" + (
+            "" if targets == "reference" or include_unverified else ", verified only") + ", with profiles"
+        if dropped:
+            expected += "; the LLM verified none in CPEG: set sft.include_unverified: true or use a stronger llm"
+        raise InputError(source, "explanation", expected + ")", got)
+
 
 def read_cpeg(folder: str | Path) -> pd.DataFrame:
     """``<folder>/explanations.parquet`` with its columns checked."""
@@ -117,23 +132,25 @@ def load_sft_data(profiles: str | Path, cpeg: str | Path, splits: str | Path, ta
 
     if targets not in TARGETS:
         raise ParamError("sft.targets", f"one of {', '.join(TARGETS)}", targets)
+    stats: dict[str, Any] = {}
     if targets == "cpeg":
         raw = read_cpeg(cpeg)
         by_split = cpeg_targets(raw, include_unverified)
         source = Path(cpeg) / CPEG_FILE
-        unverified = int((~raw["verified"].fillna(False).astype(bool)).sum())
-        stats: dict[str, Any] = {"cpeg_rows": int(len(raw)), "unverified_dropped": 0 if include_unverified else unverified}
+        unverified = ~raw["verified"].fillna(False).astype(bool)
+        stats["cpeg_rows"] = int(len(raw))
+        for s in SPLITS:
+            dropped = 0 if include_unverified else int((unverified & (raw["split"].astype(str) == s)).sum())
+            stats[f"{s}_left_out_unverified"] = dropped
+        stats["unverified_dropped"] = sum(stats[f"{s}_left_out_unverified"] for s in SPLITS)
     else:
         by_split = reference_targets(splits)
         source = Path(splits)
-        stats = {}
     users, items = load_profiles(profiles, user_layer, item_layer)
     tables = {}
     for s in SPLITS:
         tables[s], left_out = build_pairs(by_split[s], users, items)
         stats.update({f"{s}_pairs": int(len(tables[s])), **{f"{s}_left_out_{k}": v for k, v in left_out.items()}})
-    if tables["train"].empty:
-        raise InputError(source, "explanation", f"at least one usable train pair ({targets} targets"
-                         + ("" if targets == "reference" or include_unverified else ", verified only")
-                         + ", with user and item profiles)", stats)
-    return SFTData(tables["train"], tables["test"], stats)
+    data = SFTData(tables["train"], tables["test"], stats)
+    data.require("train", source, targets, include_unverified)
+    return data

@@ -97,10 +97,8 @@ def run_generate(model: str | Path, profiles: str | Path, cpeg: str | Path, spli
 
     t0 = time.perf_counter()
     data = load_sft_data(profiles, cpeg, splits, targets, include_unverified, params.user_layer, params.item_layer)
-    if data.test.empty:
-        source = Path(cpeg) / "explanations.parquet" if targets == "cpeg" else Path(splits) / "test.parquet"
-        raise InputError(source, "explanation", "at least one test pair with a reference explanation and profiles",
-                         {k: v for k, v in data.stats.items() if k.startswith("test")})
+    data.require("test", Path(cpeg) / "explanations.parquet" if targets == "cpeg" else Path(splits) / "test.parquet",
+                 targets, include_unverified)
     llm = open_model_llm(model, params, cache_path, progress=progress)
     table = generate_explanations(llm, data.test, params.max_new_tokens)
     out = Path(out)

@@ -8,21 +8,17 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "llm_throughput.py"
+from tests.bench import BENCH_DIR, load_script
+
+BENCH = BENCH_DIR / "llm_throughput.py"
 
 
 def load_bench():
-    """bench/ is no package: import the script by path."""
-    spec = importlib.util.spec_from_file_location("bench_llm_throughput", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("llm_throughput")
 
 
 def run(args, cwd):

@@ -4,9 +4,7 @@ interactions calls the LLM exactly for the prompts whose text changed, and only 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,29 +14,14 @@ import yaml
 from click.testing import CliRunner
 
 from explainrec.data.schema import conform
-from tests.tiny import build_tiny_model
+from tests.bench import load_script
 
-REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO / "bench" / "incremental.py"
-
-
-def load_bench():
-    """bench/ is no package: import the script by path."""
-    spec = importlib.util.spec_from_file_location("bench_incremental", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    return load_bench()
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-llm") / "model")
+    return load_script("incremental")
 
 
 class HashEncoder:
@@ -75,7 +58,7 @@ def tiny_tables(n_users: int = 20, n_items: int = 16):
     return inter, splits, items, users
 
 
-def test_rerun_calls_exactly_the_changed_prompts(bench, tiny_model, tmp_path):
+def test_rerun_calls_exactly_the_changed_prompts(bench, tiny_model_dir, tmp_path):
     from explainrec.cpeg.loop import CPEGConfig
     from explainrec.cpeg.negatives import NegativeConfig
     from explainrec.llm import LLM, LLMSpec, ResponseCache
@@ -87,7 +70,7 @@ def test_rerun_calls_exactly_the_changed_prompts(bench, tiny_model, tmp_path):
     cfg = bench.Configs(ProfileConfig(layers=1, neighbors=2, max_new_tokens=8),
                         NegativeConfig(k=1, m=2, max_train=6, max_test=3), -1,
                         CPEGConfig(max_retries=1, max_new_tokens=8, seed=0), -1, 0)
-    spec = LLMSpec(name="tiny", backend="transformers", model=str(tiny_model), batch_size=8, threads=1,
+    spec = LLMSpec(name="tiny", backend="transformers", model=str(tiny_model_dir), batch_size=8, threads=1,
                    dtype="float32", identity="test:tiny-llama")
     llm = LLM(TransformersBackend(spec), ResponseCache(tmp_path / "responses.sqlite"), progress=False)
 
@@ -135,7 +118,7 @@ def test_configs_follow_params_yaml_and_overrides(bench):
     assert cfg.negatives.k == params["negatives"]["k"] and cfg.cpeg_layer == params["cpeg"]["profile_layer"]
 
 
-def test_command_line_on_tiny_files(bench, tiny_model, tmp_path):
+def test_command_line_on_tiny_files(bench, tiny_model_dir, tmp_path):
     from explainrec.llm import LLMSpec
     from tests.cpeg import minilm_dir
 
@@ -146,7 +129,7 @@ def test_command_line_on_tiny_files(bench, tiny_model, tmp_path):
     (tmp_path / "filtered").mkdir()
     for name, df in (("interactions", inter), ("items", items), ("users", users)):
         df.to_parquet(tmp_path / "filtered" / f"{name}.parquet", index=False)
-    spec = LLMSpec(name="tiny", backend="transformers", model=str(tiny_model), batch_size=8, threads=1,
+    spec = LLMSpec(name="tiny", backend="transformers", model=str(tiny_model_dir), batch_size=8, threads=1,
                    dtype="float32", identity="test:tiny-llama")
     (tmp_path / "llm.json").write_text(json.dumps(spec.to_dict()))
     params = {"seed": 5, "profiles": {"layers": 1, "neighbors": 2, "max_new_tokens": 16},
@@ -165,7 +148,7 @@ def test_command_line_on_tiny_files(bench, tiny_model, tmp_path):
     assert 0 < r["rerun"]["llm_calls"] < r["first"]["llm_calls"]
 
 
-def test_the_check_catches_a_rerun_that_regenerates(bench, tiny_model):
+def test_the_check_catches_a_rerun_that_regenerates(bench, tiny_model_dir):
     """Without a response cache every rerun prompt is generated again: the two counts disagree."""
     from explainrec.cpeg.loop import CPEGConfig
     from explainrec.cpeg.negatives import NegativeConfig
@@ -177,7 +160,7 @@ def test_the_check_catches_a_rerun_that_regenerates(bench, tiny_model):
     inputs = bench.Inputs(splits["profile"], splits["train"], splits["test"], inter, items, users)
     cfg = bench.Configs(ProfileConfig(layers=1, neighbors=2, max_new_tokens=8), NegativeConfig(k=1, m=2, max_train=2,
                         max_test=1), -1, CPEGConfig(max_retries=0, max_new_tokens=8, seed=0), -1, 0)
-    spec = LLMSpec(name="tiny", backend="transformers", model=str(tiny_model), batch_size=8, threads=1,
+    spec = LLMSpec(name="tiny", backend="transformers", model=str(tiny_model_dir), batch_size=8, threads=1,
                    dtype="float32", identity="test:tiny-llama")
     r = bench.run_incremental(inputs, LLM(TransformersBackend(spec), None, progress=False), HashEncoder(), cfg)
     assert not r["agree"] and r["rerun"]["llm_calls"] == r["rerun"]["distinct_requests"] > r["rerun"]["changed_prompts"]

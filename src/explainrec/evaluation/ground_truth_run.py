@@ -1,0 +1,164 @@
+"""The three ground-truth steps as the stages run them: CPEG per (k, m), XRec's rewrite, the judge.
+
+All three work on the same pairs (:func:`compared_pairs`): a seeded sample of
+``max_pairs`` test pairs of the negatives stage. Each function reads the earlier
+stages' folders, calls the LLM through :class:`explainrec.llm.LLM` (cached), writes
+its table into ``out`` (a temporary folder: the stage renames it into place) and
+returns its metrics. The comparison itself lives in
+:mod:`explainrec.evaluation.ground_truth`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from explainrec.errors import ParamError
+from explainrec.evaluation.ground_truth import KM
+
+CPEG_FILE = "explanations.parquet"
+REWRITE_FILE = "rewrites.parquet"
+CHOICES_FILE = "choices.parquet"
+
+
+@dataclass(frozen=True)
+class GroundTruthParams:
+    """The ``ground_truth`` section of params.yaml.
+
+    ``max_pairs``: seeded sample of the test pairs (None: all). ``include_unverified``:
+    CPEG explanations the model never verified compete too. ``rewrite_max_new_tokens``:
+    room for XRec's rewrite. ``variants``: name -> ``{k, m}``.
+    """
+
+    max_pairs: int | None = 8
+    include_unverified: bool = True
+    rewrite_max_new_tokens: int = 80
+    variants: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        mp = self.max_pairs
+        if mp is not None and (isinstance(mp, bool) or not isinstance(mp, int) or mp < 1):
+            raise ParamError("ground_truth.max_pairs", "a positive integer, or null for every test pair", mp)
+        if not isinstance(self.include_unverified, bool):
+            raise ParamError("ground_truth.include_unverified", "true or false", self.include_unverified)
+        rm = self.rewrite_max_new_tokens
+        if isinstance(rm, bool) or not isinstance(rm, int) or rm < 1:
+            raise ParamError("ground_truth.rewrite_max_new_tokens", "a positive integer", rm)
+        if not isinstance(self.variants, Mapping) or not self.variants:
+            raise ParamError("ground_truth.variants", "a mapping of names to {k, m}", self.variants)
+        for name, d in self.variants.items():
+            KM.from_dict(name, d)
+
+    def variant(self, name: str) -> KM:
+        if name not in self.variants:
+            raise ParamError("ground_truth.variants", f"an entry '{name}'", sorted(self.variants))
+        return KM.from_dict(name, self.variants[name])
+
+
+def compared_pairs(negatives: str | Path, max_pairs: int | None, seed: int) -> pd.DataFrame:
+    """The pairs every step compares (``user_id, item_id``), from the negatives stage's folder."""
+    from explainrec.cpeg.negatives import FILE, read_negatives
+    from explainrec.evaluation.ground_truth import select_pairs
+
+    return select_pairs(read_negatives(Path(negatives) / FILE), max_pairs, seed)
+
+
+def _split_rows(splits: str | Path) -> pd.DataFrame:
+    from explainrec.io import read_table
+
+    return pd.concat([read_table(Path(splits) / f"{s}.parquet", s + " split") for s in ("train", "test")],
+                     ignore_index=True)
+
+
+def split_reviews(splits: str | Path) -> dict[tuple[str, str], str | None]:
+    """``(user_id, item_id) -> review`` over the train and test splits; empty when the data has no reviews."""
+    df = _split_rows(splits)
+    if "review" not in df.columns:
+        return {}
+    return {(str(u), str(i)): (None if pd.isna(r) else str(r)) for u, i, r in zip(df.user_id, df.item_id, df.review)}
+
+
+def run_cpeg_variant(km: KM, pairs: pd.DataFrame, splits: str | Path, filtered: str | Path, profiles: str | Path,
+                     encoder: str | Path, llm: Any, cpeg: Any, cpeg_layer: int, negatives_layer: int, seed: int,
+                     out: str | Path) -> dict[str, Any]:
+    """CPEG with ``km.k`` hard and ``km.m`` random negatives on ``pairs``.
+
+    Negatives are mined as the negatives stage mines them (profiles of
+    ``negatives_layer``, the sentence encoder in ``encoder``); ``cpeg`` is the
+    :class:`~explainrec.cpeg.loop.CPEGConfig` of the cpeg stage, whose prompts see the
+    profiles of ``cpeg_layer``. With the negatives stage's (k, m) the prompts are the
+    cpeg stage's, so they come from the response cache. Writes ``out/explanations.parquet``.
+    """
+    from explainrec.cpeg.loop import generate_explanations, write_explanations
+    from explainrec.cpeg.negatives import NegativeConfig, load_encoder, sample_negatives
+    from explainrec.io import read_table
+    from explainrec.profiles.store import load_profiles
+
+    where = f"ground_truth.variants.{km.name}"
+    interactions = read_table(Path(filtered) / "interactions.parquet", "interactions")
+    users, items = load_profiles(profiles, user_layer=negatives_layer, item_layer=negatives_layer)
+    mined = sample_negatives({"test": pairs}, interactions, users, items, load_encoder(encoder),
+                             NegativeConfig(km.k, km.m, where=where), seed)
+    item_table = read_table(Path(filtered) / "items.parquet", "items")
+    users, item_profiles = load_profiles(profiles, user_layer=cpeg_layer, item_layer=cpeg_layer)
+    result = generate_explanations(mined.table, _split_rows(splits), item_table, users, item_profiles, llm, cpeg,
+                                   source=where)
+    write_explanations(result.table, Path(out) / CPEG_FILE)
+    return {"variant": km.name, "k": km.k, "m": km.m, **result.metrics["test"],
+            "negatives": mined.metrics["test"], "llm": llm.stats.as_metrics()}
+
+
+def run_rewrite(pairs: pd.DataFrame, reviews: Mapping[tuple[str, str], str | None], llm_path: str | Path,
+                max_new_tokens: int, out: str | Path) -> dict[str, Any]:
+    """XRec's ground truth (paper 001 Eq. 14) for the ``pairs`` that have a review; writes
+    ``out/rewrites.parquet`` (empty for a dataset without reviews, and then no LLM is loaded)."""
+    from explainrec.evaluation.ground_truth import rewrite_reviews
+    from explainrec.llm import open_llm
+
+    with_review = sum(1 for u, i in zip(pairs.user_id, pairs.item_id) if (reviews.get((u, i)) or "").strip())
+    llm = open_llm(llm_path, desc="gt xrec rewrite") if with_review else None
+    table = rewrite_reviews(llm, pairs, reviews, max_new_tokens)
+    table.to_parquet(Path(out) / REWRITE_FILE, index=False)
+    result: dict[str, Any] = {"pairs": len(pairs), "with_review": with_review, "rewritten": len(table),
+                              "llm": llm.stats.as_metrics() if llm else None}
+    if not with_review:
+        result["note"] = "the dataset has no reviews for these pairs: no review or XRec candidates"
+    return result
+
+
+def run_judge(pairs: pd.DataFrame, reviews: Mapping[tuple[str, str], str | None], rewrite_dir: str | Path,
+              cpeg_dir: str | Path, params: GroundTruthParams, profiles: str | Path, judge_path: str | Path, seed: int,
+              out: str | Path) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The judge's pick among the review, XRec's rewrite and every CPEG variant, twice (order
+    reversed). Writes ``out/choices.parquet``; returns the metrics and the win-rate plot rows."""
+    from explainrec.evaluation.ground_truth import REVIEW, XREC, candidate_sets, judge
+    from explainrec.io import read_table
+    from explainrec.llm import open_llm
+    from explainrec.profiles.store import load_profiles
+
+    keys = list(zip(pairs.user_id, pairs.item_id))
+    sources = {REVIEW: pd.DataFrame({"user_id": [u for u, _ in keys], "item_id": [i for _, i in keys],
+                                     "explanation": [reviews.get(k) for k in keys]}),
+               XREC: read_table(Path(rewrite_dir) / REWRITE_FILE, "XRec rewrites", "the gt_rewrite stage",
+                                ("user_id", "item_id", "explanation"))}
+    verified = {}
+    for name in params.variants:
+        table = read_table(Path(cpeg_dir) / name / CPEG_FILE, f"CPEG explanations ({name})", f"gt_cpeg@{name}",
+                           ("user_id", "item_id", "explanation", "verified"))
+        verified[f"cpeg_{name}"] = round(float(table["verified"].mean()), 4) if len(table) else None
+        sources[f"cpeg_{name}"] = table if params.include_unverified else table[table["verified"]]
+    users, items = load_profiles(profiles)
+    llm = open_llm(judge_path, desc="gt judge")
+    choices, result = judge(llm, candidate_sets(pairs, sources), users, items, seed)
+    choices.to_parquet(Path(out) / CHOICES_FILE, index=False)
+    for name, share in verified.items():
+        result["sources"].setdefault(name, {"candidate_in": 0, "wins": 0, "win_rate": None})["verified_share"] = share
+    metrics = {"pairs": len(pairs), "include_unverified": params.include_unverified, **result,
+               "judge": llm.identity, "llm": llm.stats.as_metrics()}
+    plot = pd.DataFrame([{"source": s, "win_rate": v["win_rate"]} for s, v in result["sources"].items()
+                         if v["win_rate"] is not None], columns=["source", "win_rate"])
+    return metrics, plot
