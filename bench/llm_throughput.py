@@ -435,10 +435,10 @@ def report_lines(r: dict[str, Any]) -> list[str]:
     if mo["b32"]["skipped"] is None and mo["b"]["skipped"] is None and mo["b32"]["tok_s"]:
         lines.append(f"(b)/(a) {mo['b']['ratio_to_a']:.2f}x = batching (b32)/(a) {mo['b32']['ratio_to_a']:.2f}x "
                      f"* dtype (b)/(b32) {mo['b']['tok_s'] / mo['b32']['tok_s']:.2f}x ({mo['b']['dtype']})")
-    server = (f"{r['server_peak_rss_mib']:.0f} MiB" if r["server_peak_rss_mib"] is not None
-              else "n/a (no server ran)")
+    servers = ", ".join(f"({m}) {mo[m]['server_peak_rss_mib']:.0f} MiB" for m in ("c", "d")
+                        if mo[m].get("server_peak_rss_mib") is not None)
     lines.append(f"peak RSS: bench process {r['bench_peak_rss_mib']:.0f} MiB (largest in-process mode); "
-                 f"server process {server}")
+                 f"server process {servers or 'n/a (no server ran)'}")
     return lines
 
 
