@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from explainrec.errors import InputError, ParamError
+from explainrec.errors import AssetError, InputError, ParamError
 from explainrec.evaluation.report import EvalParams, evaluate_table, read_explanations, summarise
 from tests.evaluation.test_judge import ScriptedLLM
 
@@ -41,6 +41,19 @@ def test_identical_texts_score_one_and_the_judge_is_counted():
     assert m["bleurt"]["computed"] is False and "bleurt_checkpoint" in m["bleurt"]["reason"]
     assert list(scores.columns[:3]) == ["user_id", "item_id", "gptscore"] and scores["gptscore"].isna().sum() == 1
     assert len(scores) == 3
+
+
+def test_bertscore_encoder_param_replaces_the_bundled_one(tmp_path):
+    texts = ["he loves jazz records."]
+    # the param wins over the folder the stage passes in
+    _, m = evaluate_table(table(texts, texts), tmp_path / "unused", ScriptedLLM(["50"]),
+                          EvalParams(bertscore_encoder=str(encoder())))
+    assert m["bertscore"]["f1"] == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(AssetError, match="nowhere: not an encoder folder"):
+        evaluate_table(table(texts, texts), encoder(), ScriptedLLM(["50"]),
+                       EvalParams(bertscore_encoder=str(tmp_path / "nowhere")))
+    with pytest.raises(ParamError, match="evaluate.bertscore_encoder"):
+        EvalParams(bertscore_encoder="")
 
 
 def test_summary_table_bolds_the_best_and_names_encoder_and_judge():

@@ -31,6 +31,8 @@ TABLE_COLUMNS = ("user_id", "item_id", "explanation", "reference")
 class EvalParams:
     """The ``evaluate`` section of params.yaml, less ``judge`` (the assets stage reads that).
 
+    ``bertscore_encoder``: a local transformers encoder folder for BERTScore (e.g. roberta-large,
+    the papers' choice), or None for the bundled all-MiniLM-L6-v2 that the stage passes in.
     ``bertscore_layers``: encoder layer BERTScore compares (all-MiniLM-L6-v2 has 6).
     ``score_without_prefix``: drop the fixed opening "The user would interact with the
     item because" from both texts before the overlap metrics, since every SFT answer
@@ -38,6 +40,7 @@ class EvalParams:
     ``bleurt_checkpoint`` / ``bartscore_checkpoint``: local folders, or None (not computed).
     """
 
+    bertscore_encoder: str | None = None
     bertscore_layers: int = 6
     score_without_prefix: bool = True
     judge_max_new_tokens: int = 8
@@ -52,7 +55,7 @@ class EvalParams:
                 raise ParamError(f"{self.where}.{key}", "a positive integer", v)
         if not isinstance(self.score_without_prefix, bool):
             raise ParamError(f"{self.where}.score_without_prefix", "true or false", self.score_without_prefix)
-        for key in ("bleurt_checkpoint", "bartscore_checkpoint"):
+        for key in ("bertscore_encoder", "bleurt_checkpoint", "bartscore_checkpoint"):
             v = getattr(self, key)
             if v is not None and (not isinstance(v, str) or not v.strip()):
                 raise ParamError(f"{self.where}.{key}", "a local checkpoint folder, or null", v)
@@ -88,6 +91,7 @@ def evaluate_table(table: pd.DataFrame, encoder: str | Path, judge: Any, params:
                    progress: bool = True) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Every metric for ``table``: a per-sample score table and the metrics (means, stds, counts).
 
+    ``encoder`` is the BERTScore encoder folder unless ``params.bertscore_encoder`` names another.
     ``judge`` is an :class:`explainrec.llm.LLM` (or anything with its ``chat``) that
     answers XRec's GPTScore prompt; it sees the texts as generated. The overlap metrics
     see them without the fixed prefix when ``params.score_without_prefix``.
@@ -103,7 +107,7 @@ def evaluate_table(table: pd.DataFrame, encoder: str | Path, judge: Any, params:
         cands, refs = [strip_prefix(c) for c in raw_c], [strip_prefix(r) for r in raw_r]
 
     gs = gptscore(judge, raw_c, raw_r, max_new_tokens=params.judge_max_new_tokens)
-    bs = bertscore(cands, refs, encoder, num_layers=params.bertscore_layers)
+    bs = bertscore(cands, refs, params.bertscore_encoder or encoder, num_layers=params.bertscore_layers)
     bl = bleu(cands, refs)
     rg = rouge(cands, refs)
     un = usr(raw_c)
