@@ -41,3 +41,13 @@ def check_layer(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < -1:
         raise ParamError(where, "-1 (each node's last layer) or a layer number >= 0", value)
     return value
+
+
+def check_count(value: Any, where: str, expected: str = "a positive integer", none_ok: bool = False) -> Any:
+    """A positive integer (not a bool), or None when ``none_ok``; else a :class:`ParamError`
+    naming ``where`` and ``expected``."""
+    if value is None and none_ok:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ParamError(where, expected, value)
+    return value

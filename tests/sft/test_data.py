@@ -95,6 +95,6 @@ def test_no_usable_test_pair_is_named_by_require(folders, tmp_path):
     write_cpeg(tmp_path / "c3", rows)
     data = load_sft_data(folders["profiles"], tmp_path / "c3", folders["splits"], "cpeg")
     assert data.test.empty and data.stats["test_left_out_unverified"] == 2 and data.stats["unverified_dropped"] == 2
-    with pytest.raises(InputError, match="usable test pair.*none: 2 unverified"):
-        data.require("test", tmp_path / "c3" / "explanations.parquet", "cpeg", False)
-    data.require("train", tmp_path / "c3" / "explanations.parquet", "cpeg", False)  # has pairs: no error
+    with pytest.raises(InputError, match=r"c3/explanations.parquet: .*usable test pair.*none: 2 unverified"):
+        data.require("test")
+    data.require("train")  # has pairs: no error

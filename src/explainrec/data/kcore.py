@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from explainrec.data.schema import Dataset
-from explainrec.errors import InputError, ParamError
+from explainrec.config import check_count
+from explainrec.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,9 @@ class FilterConfig:
 
     def __post_init__(self) -> None:
         for name in ("user_core", "item_core"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ParamError(f"filter.{name}", "an integer >= 1", v)
+            check_count(getattr(self, name), f"filter.{name}", "an integer >= 1")
         for name in ("max_users", "max_items"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-                raise ParamError(f"filter.{name}", "a positive integer or null", v)
+            check_count(getattr(self, name), f"filter.{name}", "a positive integer or null", none_ok=True)
 
 
 def kcore(interactions: pd.DataFrame, user_core: int, item_core: int) -> pd.DataFrame:

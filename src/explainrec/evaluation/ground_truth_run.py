@@ -40,14 +40,13 @@ class GroundTruthParams:
     variants: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        mp = self.max_pairs
-        if mp is not None and (isinstance(mp, bool) or not isinstance(mp, int) or mp < 1):
-            raise ParamError("ground_truth.max_pairs", "a positive integer, or null for every test pair", mp)
+        from explainrec.config import check_count
+
+        check_count(self.max_pairs, "ground_truth.max_pairs", "a positive integer, or null for every test pair",
+                    none_ok=True)
         if not isinstance(self.include_unverified, bool):
             raise ParamError("ground_truth.include_unverified", "true or false", self.include_unverified)
-        rm = self.rewrite_max_new_tokens
-        if isinstance(rm, bool) or not isinstance(rm, int) or rm < 1:
-            raise ParamError("ground_truth.rewrite_max_new_tokens", "a positive integer", rm)
+        check_count(self.rewrite_max_new_tokens, "ground_truth.rewrite_max_new_tokens")
         if not isinstance(self.variants, Mapping) or not self.variants:
             raise ParamError("ground_truth.variants", "a mapping of names to {k, m}", self.variants)
         for name, d in self.variants.items():

@@ -49,10 +49,10 @@ class EvalParams:
     where: str = "evaluate"
 
     def __post_init__(self) -> None:
+        from explainrec.config import check_count
+
         for key in ("bertscore_layers", "judge_max_new_tokens"):
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ParamError(f"{self.where}.{key}", "a positive integer", v)
+            check_count(getattr(self, key), f"{self.where}.{key}")
         if not isinstance(self.score_without_prefix, bool):
             raise ParamError(f"{self.where}.score_without_prefix", "true or false", self.score_without_prefix)
         for key in ("bertscore_encoder", "bleurt_checkpoint", "bartscore_checkpoint"):

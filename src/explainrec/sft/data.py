@@ -37,14 +37,19 @@ class SFTData:
     """Pair tables (columns :data:`PAIR_COLUMNS`) for the train and test splits.
 
     ``target`` is the normalised explanation the model learns (Fig. 4 form);
-    ``reference`` the explanation as the source wrote it.
+    ``reference`` the explanation as the source wrote it. ``targets``,
+    ``include_unverified`` and ``sources`` (the file each split's targets came from)
+    say how the tables were built, for :meth:`require`'s message.
     """
 
     train: pd.DataFrame
     test: pd.DataFrame
     stats: dict[str, Any] = field(default_factory=dict)
+    targets: str = "cpeg"
+    include_unverified: bool = False
+    sources: dict[str, Path] = field(default_factory=dict)
 
-    def require(self, split: str, source: str | Path, targets: str, include_unverified: bool) -> None:
+    def require(self, split: str) -> None:
         """Raise a one-line :class:`InputError` when ``split`` has no usable pair, with the
         reasons counted and, when CPEG verified none of them, the param that admits them."""
         if not getattr(self, split).empty:
@@ -53,11 +58,11 @@ class SFTData:
         dropped = st.get(f"{split}_left_out_unverified", 0)
         got = (f"none: {dropped} unverified, {st.get(f'{split}_left_out_no_profile', 0)} without profiles, "
                f"{st.get(f'{split}_left_out_empty_explanation', 0)} empty")
-        expected = f"at least one usable {split} pair ({targets} targets" + (
-            "" if targets == "reference" or include_unverified else ", verified only") + ", with profiles"
+        expected = f"at least one usable {split} pair ({self.targets} targets" + (
+            "" if self.targets == "reference" or self.include_unverified else ", verified only") + ", with profiles"
         if dropped:
             expected += "; the LLM verified none in CPEG: set sft.include_unverified: true or use a stronger llm"
-        raise InputError(source, "explanation", expected + ")", got)
+        raise InputError(self.sources.get(split, "(targets)"), "explanation", expected + ")", got)
 
 
 def read_cpeg(folder: str | Path) -> pd.DataFrame:
@@ -136,7 +141,7 @@ def load_sft_data(profiles: str | Path, cpeg: str | Path, splits: str | Path, ta
     if targets == "cpeg":
         raw = read_cpeg(cpeg)
         by_split = cpeg_targets(raw, include_unverified)
-        source = Path(cpeg) / CPEG_FILE
+        sources = {s: Path(cpeg) / CPEG_FILE for s in SPLITS}
         unverified = ~raw["verified"].fillna(False).astype(bool)
         stats["cpeg_rows"] = int(len(raw))
         for s in SPLITS:
@@ -145,12 +150,12 @@ def load_sft_data(profiles: str | Path, cpeg: str | Path, splits: str | Path, ta
         stats["unverified_dropped"] = sum(stats[f"{s}_left_out_unverified"] for s in SPLITS)
     else:
         by_split = reference_targets(splits)
-        source = Path(splits)
+        sources = {s: Path(splits) / f"{s}.parquet" for s in SPLITS}
     users, items = load_profiles(profiles, user_layer, item_layer)
     tables = {}
     for s in SPLITS:
         tables[s], left_out = build_pairs(by_split[s], users, items)
         stats.update({f"{s}_pairs": int(len(tables[s])), **{f"{s}_left_out_{k}": v for k, v in left_out.items()}})
-    data = SFTData(tables["train"], tables["test"], stats)
-    data.require("train", source, targets, include_unverified)
+    data = SFTData(tables["train"], tables["test"], stats, targets, include_unverified, sources)
+    data.require("train")
     return data

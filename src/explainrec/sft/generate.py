@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from explainrec.config import check_section
+from explainrec.config import check_count, check_section
 from explainrec.errors import InputError, ParamError
 from explainrec.sft.prompt import chat_request
 
@@ -37,9 +37,7 @@ class GenerateParams:
         d = check_section(d, where, (f.name for f in fields(cls)))
         p = cls(**d)
         for key in ("max_new_tokens", "batch_size"):
-            v = getattr(p, key)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ParamError(f"{where}.{key}", "a positive integer", v)
+            check_count(getattr(p, key), f"{where}.{key}")
         for key in ("user_layer", "item_layer"):
             v = getattr(p, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < -1:
@@ -97,8 +95,7 @@ def run_generate(model: str | Path, profiles: str | Path, cpeg: str | Path, spli
 
     t0 = time.perf_counter()
     data = load_sft_data(profiles, cpeg, splits, targets, include_unverified, params.user_layer, params.item_layer)
-    data.require("test", Path(cpeg) / "explanations.parquet" if targets == "cpeg" else Path(splits) / "test.parquet",
-                 targets, include_unverified)
+    data.require("test")
     llm = open_model_llm(model, params, cache_path, progress=progress)
     table = generate_explanations(llm, data.test, params.max_new_tokens)
     out = Path(out)

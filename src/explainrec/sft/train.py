@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from explainrec.config import check_section
+from explainrec.config import check_count, check_section
 from explainrec.errors import LLMUnavailable, ParamError
 
 METHODS = ("lora", "full")
@@ -92,13 +92,10 @@ class SFTParams:
         if self.targets not in TARGETS:
             raise bad("targets", f"one of {', '.join(TARGETS)}")
         for key in ("lora_r", "lora_alpha", "batch_size", "grad_accum", "eval_batch_size", "max_length", "logging_steps"):
-            v = getattr(self, key)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise bad(key, "a positive integer")
+            check_count(getattr(self, key), f"{where}.{key}")
         for key in ("max_train_pairs", "max_eval_pairs"):
-            v = getattr(self, key)
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-                raise bad(key, "a positive integer, or null for all pairs")
+            check_count(getattr(self, key), f"{where}.{key}", "a positive integer, or null for all pairs",
+                        none_ok=True)
         for key in ("user_layer", "item_layer", "threads"):
             v = getattr(self, key)
             if not isinstance(v, int) or isinstance(v, bool) or v < (-1 if key != "threads" else 0):
