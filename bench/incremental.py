@@ -5,7 +5,7 @@
         -S negatives.max_train=8 -S negatives.max_test=4 --json incremental.json   # a quick run
 
 Runs the profile and CPEG stages' library functions (``build_profiles`` ->
-``sample_negatives`` -> ``generate_explanations``, with configs built from
+``sample_negatives`` -> ``run_cpeg``, with configs built from
 params.yaml's ``profiles``, ``negatives``, ``cpeg`` and ``seed`` sections the way
 the stage scripts build them) on ``data/splits`` + ``data/filtered``, with a fresh
 response cache in a temporary folder, so the first run is a real first run. Then
@@ -43,8 +43,6 @@ import click
 import pandas as pd
 import yaml
 
-NEGATIVE_KEYS = ("k", "m", "profile_layer", "max_train", "max_test")  # stages/negatives.py
-CPEG_KEYS = ("max_retries", "max_new_tokens", "profile_layer", "max_review_chars", "max_profile_chars")  # stages/explain.py
 DAY = 86_400
 
 
@@ -67,9 +65,7 @@ class Configs:
 
     profiles: Any  # ProfileConfig
     negatives: Any  # NegativeConfig
-    negatives_layer: int
     cpeg: Any  # CPEGConfig
-    cpeg_layer: int
     seed: int
 
 
@@ -91,8 +87,8 @@ def apply_overrides(params: dict[str, Any], sets: Sequence[str]) -> dict[str, An
 
 
 def configs_from_params(params: Mapping[str, Any]) -> Configs:
-    """The configs of stages/profiles.py, stages/negatives.py and stages/explain.py."""
-    from explainrec.config import check_layer, check_section, from_section
+    """The configs of stages/profiles.py, stages/negatives.py and stages/cpeg.py, read as they read them."""
+    from explainrec.config import check_int, from_section
     from explainrec.cpeg.loop import CPEGConfig
     from explainrec.cpeg.negatives import NegativeConfig
     from explainrec.errors import ParamError
@@ -101,13 +97,10 @@ def configs_from_params(params: Mapping[str, Any]) -> Configs:
     for key in ("seed", "profiles", "negatives", "cpeg"):
         if key not in params:
             raise ParamError(key, f"a '{key}' entry in params.yaml")
-    seed = int(params["seed"])
-    profiles = from_section(ProfileConfig, params["profiles"], "profiles")
-    neg = check_section(params["negatives"], "negatives", NEGATIVE_KEYS)
-    neg_layer = check_layer(neg.pop("profile_layer", -1), "negatives.profile_layer")
-    cp = check_section(params["cpeg"], "cpeg", CPEG_KEYS)
-    cp_layer = check_layer(cp.pop("profile_layer", -1), "cpeg.profile_layer")
-    return Configs(profiles, NegativeConfig(**neg), neg_layer, CPEGConfig(**cp, seed=seed), cp_layer, seed)
+    seed = check_int(params["seed"], "seed", 0)
+    return Configs(from_section(ProfileConfig, params["profiles"], "profiles"),
+                   from_section(NegativeConfig, params["negatives"], "negatives"),
+                   from_section(CPEGConfig, params["cpeg"], "cpeg", seed=seed), seed)
 
 
 def load_inputs(splits: Path, filtered: Path) -> Inputs:
@@ -207,7 +200,7 @@ class RunResult:
 
 def run_stages(inputs: Inputs, llm: Any, encoder: Any, cfg: Configs) -> RunResult:
     """profiles -> negatives -> cpeg through the library, as the three stage scripts call it."""
-    from explainrec.cpeg.loop import generate_explanations
+    from explainrec.cpeg.loop import run_cpeg
     from explainrec.cpeg.negatives import sample_negatives
     from explainrec.profiles.pghis import build_profiles
     from explainrec.profiles.store import select_layer
@@ -219,17 +212,17 @@ def run_stages(inputs: Inputs, llm: Any, encoder: Any, cfg: Configs) -> RunResul
     seconds["profiles"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    users = select_layer(prof.users, "user_id", cfg.negatives_layer)
-    items = select_layer(prof.items, "item_id", cfg.negatives_layer)
+    users = select_layer(prof.users, "user_id", cfg.negatives.profile_layer)
+    items = select_layer(prof.items, "item_id", cfg.negatives.profile_layer)
     neg = sample_negatives({"train": inputs.train, "test": inputs.test}, inputs.interactions, users, items, encoder,
                            cfg.negatives, cfg.seed)
     seconds["negatives"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    users = select_layer(prof.users, "user_id", cfg.cpeg_layer)
-    items = select_layer(prof.items, "item_id", cfg.cpeg_layer)
+    users = select_layer(prof.users, "user_id", cfg.cpeg.profile_layer)
+    items = select_layer(prof.items, "item_id", cfg.cpeg.profile_layer)
     pairs_interactions = pd.concat([inputs.train, inputs.test], ignore_index=True)
-    cp = generate_explanations(neg.table, pairs_interactions, inputs.items, users, items, rec, cfg.cpeg)
+    cp = run_cpeg(neg.table, pairs_interactions, inputs.items, users, items, rec, cfg.cpeg)
     seconds["cpeg"] = time.perf_counter() - t0
     seconds["total"] = seconds["profiles"] + seconds["negatives"] + seconds["cpeg"]
     return RunResult(prof, neg, cp, seconds, rec.log)

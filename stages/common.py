@@ -1,8 +1,10 @@
-"""What every stage shares: reading params.yaml and turning errors into one line.
+"""What every stage shares: reading params.yaml, its path options, and one-line errors.
 
-Stages are thin: they read their section of params.yaml and their paths, call
+Stages are thin: they read their section of params.yaml (one library
+dataclass per section, built by :func:`read_section`) and their paths, call
 one typed function of the ``explainrec`` library, and write outputs. The
-library itself never reads params.yaml.
+library itself never reads params.yaml. Paths have no defaults: dvc.yaml is
+the one place that writes them, and each option's help says what it holds.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import yaml
@@ -19,6 +21,7 @@ import yaml
 from explainrec.errors import ExplainrecError, ParamError
 
 PARAMS = "params.yaml"
+T = TypeVar("T")
 
 
 def load_params(path: str | Path = PARAMS) -> dict[str, Any]:
@@ -35,9 +38,28 @@ def load_params(path: str | Path = PARAMS) -> dict[str, Any]:
 
 
 def section(params: dict[str, Any], key: str) -> Any:
-    if key not in params:
-        raise ParamError(key, f"a '{key}' entry in {PARAMS}")
-    return params[key]
+    """The params entry at the dotted ``key`` (e.g. ``ablations.wo_sft``)."""
+    node: Any = params
+    for i, part in enumerate(key.split(".")):
+        if not isinstance(node, dict) or part not in node:
+            where = ".".join(key.split(".")[:i + 1])
+            raise ParamError(where, f"a '{where}' entry in {PARAMS}",
+                             sorted(node) if isinstance(node, dict) and i else None)
+        node = node[part]
+    return node
+
+
+def read_section(params: dict[str, Any], key: str, cls: type[T], **extra: Any) -> T:
+    """The library dataclass ``cls`` built from the section at ``key``, checked."""
+    from explainrec.config import from_section
+
+    return from_section(cls, section(params, key), key, **extra)
+
+
+def seed(params: dict[str, Any]) -> int:
+    from explainrec.config import check_int
+
+    return check_int(section(params, "seed"), "seed", 0)
 
 
 def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -52,3 +74,33 @@ def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(1)
 
     return wrapper
+
+
+def number(x: float | None, digits: int) -> str:
+    """A metric for a stage's summary line; ``n/a`` when it could not be computed."""
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def path_option(flag: str, help: str, dest: str | None = None) -> Callable[[T], T]:
+    """A required path option (dvc.yaml fills it)."""
+    decls = (flag,) if dest is None else (flag, dest)
+    return click.option(*decls, type=click.Path(path_type=Path), required=True, help=help)
+
+
+#: --params, on every stage
+params_option = click.option("--params", "params_path", default=PARAMS, show_default=True,
+                             help="the params file whose sections the stage reads")
+#: the options several stages share, with their help written once
+OUT = path_option("--out", "the stage's output folder (written whole, or not at all)")
+METRICS = path_option("--metrics", "the metrics JSON the stage writes (committed; `dvc metrics diff` reads it)")
+RAW = path_option("--raw", "the raw stage's folder (interactions/items/users.parquet)")
+FILTERED = path_option("--filtered", "the filter stage's folder (interactions/items/users.parquet)")
+SPLITS = path_option("--splits", "the split stage's folder (profile/train/test.parquet)")
+PROFILES = path_option("--profiles", "the profiles stage's folder (user_profiles/item_profiles.parquet, every layer)")
+NEGATIVES = path_option("--negatives", "the negatives stage's folder (negatives.parquet)")
+ENCODER = path_option("--encoder", "the assets_encoder stage's sentence-encoder folder")
+LLM = path_option("--llm", "the llm.json of an assets stage (the resolved llms entry)", dest="llm_json")
+JUDGE = path_option("--judge", "the assets_judge stage's llm.json (the judge LLM)", dest="judge_json")
+BASE = path_option("--base", "the SFT base model folder (assets_sft_base's model/)")
+TARGETS = path_option("--targets", "the folder of the stage named by sft.targets (data/cpeg or data/reference), "
+                                   "with explanations.parquet")

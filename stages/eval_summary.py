@@ -15,15 +15,15 @@ from pathlib import Path
 
 import click
 
-from common import load_params, one_line_errors, section
+from common import load_params, one_line_errors, params_option, path_option, section
 
 
 @click.command()
-@click.option("--params", "params_path", default="params.yaml", show_default=True)
-@click.option("--metrics-dir", type=click.Path(path_type=Path), default=Path("metrics/eval"), show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("metrics/eval_summary.json"), show_default=True)
-@click.option("--table", type=click.Path(path_type=Path), default=Path("metrics/eval_table.md"), show_default=True)
-@click.option("--plot", type=click.Path(path_type=Path), default=Path("metrics/plots/eval.csv"), show_default=True)
+@params_option
+@path_option("--metrics-dir", "the folder of the evaluate stages' metrics (<name>.json per explainer)")
+@path_option("--out", "the summary metrics JSON it writes")
+@path_option("--table", "the markdown table it writes (paper 000 Table 1)")
+@path_option("--plot", "the CSV behind the comparison plots")
 @one_line_errors
 def main(params_path: str, metrics_dir: Path, out: Path, table: Path, plot: Path) -> None:
     from explainrec.errors import InputError, ParamError

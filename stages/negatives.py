@@ -13,37 +13,31 @@ from pathlib import Path
 
 import click
 
-from common import load_params, one_line_errors, section
-
-KEYS = ("k", "m", "profile_layer", "max_train", "max_test")
+from common import ENCODER, FILTERED, METRICS, OUT, PROFILES, SPLITS, load_params, one_line_errors, params_option, \
+    read_section, seed
 
 
 @click.command()
-@click.option("--params", "params_path", default="params.yaml", show_default=True)
-@click.option("--splits", type=click.Path(path_type=Path), default=Path("data/splits"), show_default=True)
-@click.option("--filtered", type=click.Path(path_type=Path), default=Path("data/filtered"), show_default=True)
-@click.option("--profiles", type=click.Path(path_type=Path), default=Path("data/profiles"), show_default=True)
-@click.option("--encoder", type=click.Path(path_type=Path), default=Path("data/assets/encoder"), show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("data/negatives"), show_default=True)
-@click.option("--metrics", type=click.Path(path_type=Path), default=Path("metrics/negatives.json"), show_default=True)
+@params_option
+@SPLITS
+@FILTERED
+@PROFILES
+@ENCODER
+@OUT
+@METRICS
 @one_line_errors
 def main(params_path: str, splits: Path, filtered: Path, profiles: Path, encoder: Path, out: Path,
          metrics: Path) -> None:
     from explainrec.cpeg.negatives import FILE, NegativeConfig, load_encoder, sample_negatives, write_negatives
-    from explainrec.config import check_layer, check_section
     from explainrec.io import atomic_dir, read_table, write_json
     from explainrec.profiles.store import load_profiles
 
     params = load_params(params_path)
-    cfg = check_section(section(params, "negatives"), "negatives", KEYS)
-    layer = check_layer(cfg.pop("profile_layer", -1), "negatives.profile_layer")
-    config = NegativeConfig(**cfg)
-    seed = int(section(params, "seed"))
-
+    config = read_section(params, "negatives", NegativeConfig)
     parts = {name: read_table(splits / f"{name}.parquet", name + " split") for name in ("train", "test")}
     interactions = read_table(filtered / "interactions.parquet", "interactions")
-    users, items = load_profiles(profiles, user_layer=layer, item_layer=layer)
-    result = sample_negatives(parts, interactions, users, items, load_encoder(encoder), config, seed)
+    users, items = load_profiles(profiles, user_layer=config.profile_layer, item_layer=config.profile_layer)
+    result = sample_negatives(parts, interactions, users, items, load_encoder(encoder), config, seed(params))
     with atomic_dir(out) as tmp:
         write_negatives(result.table, tmp / FILE)
     write_json(metrics, result.metrics)

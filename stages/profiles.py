@@ -14,34 +14,32 @@ from pathlib import Path
 
 import click
 
-from common import load_params, one_line_errors, section
+from common import FILTERED, LLM, METRICS, OUT, SPLITS, load_params, one_line_errors, params_option, read_section, \
+    seed
 
 
 @click.command()
-@click.option("--params", "params_path", default="params.yaml", show_default=True)
-@click.option("--splits", type=click.Path(path_type=Path), default=Path("data/splits"), show_default=True)
-@click.option("--filtered", type=click.Path(path_type=Path), default=Path("data/filtered"), show_default=True)
-@click.option("--llm", "llm_json", type=click.Path(path_type=Path), default=Path("data/assets/llm/llm.json"),
-              show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("data/profiles"), show_default=True)
-@click.option("--metrics", type=click.Path(path_type=Path), default=Path("metrics/profiles.json"), show_default=True)
+@params_option
+@SPLITS
+@FILTERED
+@LLM
+@OUT
+@METRICS
 @one_line_errors
 def main(params_path: str, splits: Path, filtered: Path, llm_json: Path, out: Path, metrics: Path) -> None:
-
     from explainrec.data.schema import Dataset, conform
-    from explainrec.config import from_section
     from explainrec.io import atomic_dir, read_table, write_json
     from explainrec.llm import open_llm
     from explainrec.profiles.pghis import ProfileConfig, build_profiles
     from explainrec.profiles.store import ITEM_FILE, USER_FILE
 
     params = load_params(params_path)
-    cfg = from_section(ProfileConfig, section(params, "profiles"), "profiles")
+    cfg = read_section(params, "profiles", ProfileConfig)
     ds = Dataset.load(filtered)
     profile_path = splits / "profile.parquet"
     profile_split = conform(read_table(profile_path, "profile split"), "interactions", profile_path)
     llm = None if cfg.passthrough else open_llm(llm_json, desc="profiles")
-    result = build_profiles(profile_split, ds.items, ds.users, llm, cfg, int(section(params, "seed")), str(filtered))
+    result = build_profiles(profile_split, ds.items, ds.users, llm, cfg, seed(params), str(filtered))
     with atomic_dir(out) as tmp:
         result.users.to_parquet(tmp / USER_FILE, index=False)
         result.items.to_parquet(tmp / ITEM_FILE, index=False)

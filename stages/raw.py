@@ -14,13 +14,13 @@ from pathlib import Path
 
 import click
 
-from common import load_params, one_line_errors, section
+from common import METRICS, OUT, load_params, one_line_errors, params_option, section
 
 
 @click.command()
-@click.option("--params", "params_path", default="params.yaml", show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("data/raw"), show_default=True)
-@click.option("--metrics", type=click.Path(path_type=Path), default=Path("metrics/raw.json"), show_default=True)
+@params_option
+@OUT
+@METRICS
 @one_line_errors
 def main(params_path: str, out: Path, metrics: Path) -> None:
     from explainrec.data.adapters import load_dataset

@@ -31,3 +31,16 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-llm") / "model")
+
+
+def dvc_cmd(stage: str) -> list[str]:
+    """The command dvc.yaml runs for ``stage`` (a plain stage, not a foreach one), as argv after
+    ``python``: tests run a stage exactly as `dvc repro` would, paths included."""
+    import shlex
+
+    import yaml
+
+    cmd = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][stage]["cmd"]
+    argv = shlex.split(cmd)
+    assert argv[0] == "python" and "${" not in cmd, cmd
+    return argv[1:]

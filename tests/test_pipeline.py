@@ -22,8 +22,8 @@ ABLATIONS = {f"ablation@{a}" for a in ("wo_sft", "wo_pghis_user", "wo_pghis_item
 EVALUATE = {f"evaluate@{a}" for a in ("full", "wo_sft", "wo_pghis_user", "wo_pghis_item", "wo_pghis")}
 GT_CPEG = {"gt_cpeg@k1_m1", "gt_cpeg@k0_m2"}
 EVALUATION = ABLATIONS | EVALUATE | GT_CPEG | {"eval_summary", "gt_rewrite", "gt_judge"}
-ALL = {"assets_llm", "assets_encoder", "assets_sft_base", "assets_judge", "raw", "filter", "split", "profiles",
-       "negatives", "cpeg", "sft", "generate"} | EVALUATION
+ALL = {"assets_llm", "assets_encoder", "assets_sft_base", "assets_judge", "raw", "filter", "split", "reference",
+       "profiles", "negatives", "cpeg", "sft", "generate"} | EVALUATION
 AFTER_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate"} | EVALUATION
 #: the stages that read the profiles themselves: they rerun whenever the profiles change (the scores rerun
 #: when an explainer's text changed, the review rewrite when the sampled pairs' negatives did)
@@ -68,7 +68,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> P
 
 def test_repro_reruns_only_what_changed(project: Path) -> None:
     assert ran(dvc(project, "repro")) == ALL
-    data = json.loads((project / "metrics" / "data.json").read_text())
+    data = json.loads((project / "metrics" / "split.json").read_text())
     assert data["all"]["interactions"] == sum(data[s]["interactions"] for s in ("profile", "train", "test"))
     assert json.loads((project / "data/assets/llm/llm.json").read_text())["identity"].startswith("local:")
     assert json.loads((project / "metrics" / "generate.json").read_text())["pairs"] == 3
@@ -100,7 +100,8 @@ def test_repro_reruns_only_what_changed(project: Path) -> None:
     assert READ_PROFILES | {"gt_cpeg@k1_m0"} <= ran(dvc(project, "repro")) <= AFTER_PROFILES | {"gt_cpeg@k1_m0"}
 
     set_param(project, "split.method", "temporal")
-    assert {"split"} | READ_PROFILES <= ran(dvc(project, "repro")) <= {"split", "gt_cpeg@k1_m0"} | AFTER_PROFILES
+    assert {"split", "reference"} | READ_PROFILES <= ran(dvc(project, "repro")) <= \
+        {"split", "reference", "gt_cpeg@k1_m0"} | AFTER_PROFILES
 
     set_param(project, "filter.item_core", 1)  # same filtered data as before: nothing downstream reruns
     assert ran(dvc(project, "repro")) == {"filter"}
@@ -147,27 +148,32 @@ def test_chain_on_real_amazon_reviews(amazon_mi: Path, tmp_path: Path, tiny_mode
     assert json.loads((root / "metrics" / "generate.json").read_text())["pairs"] == 3
 
 
-def test_chain_on_precomputed_profiles(tmp_path: Path, tiny_model_dir: Path) -> None:
-    """A table with precomputed profiles and reference explanations: profiles pass through, SFT learns the references."""
+def test_precomputed_table_with_one_row_per_user(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """XRec-style table (one row per user, profiles and references given): the row split fills train and test,
+    profiles pass through, SFT learns the references, and nothing on the way to the explainer runs CPEG."""
     import pandas as pd
 
-    rows = [{"uid": u, "iid": i, "title": f"Item {i}", "user_summary": f"User {u} likes quiet places.",
-             "item_summary": f"Item {i} is a quiet cafe.", "explanation": f"The user would enjoy item {i}'s calm."}
-            for u in range(10) for i in range(12) if (u + i) % 3]
+    rows = [{"uid": u, "iid": u % 7, "title": f"Item {u % 7}", "user_summary": f"User {u} likes quiet places.",
+             "item_summary": f"Item {u % 7} is a quiet cafe.", "explanation": f"The user would enjoy item {u % 7}'s calm."}
+            for u in range(40)]
     pd.DataFrame(rows).to_parquet(tmp_path / "xrec.parquet")
     (tmp_path / "proj").mkdir()
     root = make_project(tmp_path / "proj", tiny_model_dir, {
         "datasets": {"xrec": {"format": "precomputed", "path": str(tmp_path / "xrec.parquet")}},
         "dataset": "xrec",
-        "filter": {"user_core": 2, "item_core": 2, "max_users": None, "max_items": None},
+        "filter": {"user_core": 1, "item_core": 1, "max_users": None, "max_items": None},
+        "split": {"ratios": [8, 1, 1], "method": "rows"},
         **TINY,
         "profiles": {**TINY["profiles"], "passthrough": True},
         "sft": {**TINY["sft"], "targets": "reference"},
     })
-    dvc(root, "repro", "generate")
+    stages = ran(dvc(root, "repro", "generate"))
+    assert "cpeg" not in stages and "negatives" not in stages and {"reference", "sft", "generate"} <= stages
+    split = json.loads((root / "metrics" / "split.json").read_text())
+    assert (split["profile"]["interactions"], split["train"]["interactions"], split["test"]["interactions"]) == (32, 4, 4)
     assert json.loads((root / "metrics" / "profiles.json").read_text())["passthrough"] is True
     profiles = pd.read_parquet(root / "data" / "profiles" / "user_profiles.parquet")
     assert set(profiles.layer) == {0} and profiles.profile.str.contains("likes quiet places").all()
     assert not any("Interaction history" in p for p in cached_prompts(root))  # no profile was written by the LLM
     generated = pd.read_parquet(root / "data" / "generate" / "explanations.parquet")
-    assert generated.reference.str.contains("calm").all()
+    assert len(generated) == 4 and generated.reference.str.contains("calm").all()

@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, dvc_cmd
 
 GOOD = [{"reviewerID": f"U{u}", "asin": f"B{i}", "overall": 4.0, "reviewText": "fine", "unixReviewTime": 1_300_000_000 + u * 10 + i}
         for u in range(6) for i in range(6) if (u + i) % 4 != 0]
 
 
-def stage(cwd: Path, name: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(cwd / "stages" / f"{name}.py"), *args], cwd=cwd,
-                          capture_output=True, text=True)
+def stage(cwd: Path, name: str) -> subprocess.CompletedProcess:
+    """Run the stage ``name`` with the arguments dvc.yaml gives it."""
+    return subprocess.run([sys.executable, *dvc_cmd(name)], cwd=cwd, capture_output=True, text=True)
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_split_ratios_not_positive(workdir: Path, ratios: list) -> None:
     assert stage(workdir, "raw").returncode == 0 and stage(workdir, "filter").returncode == 0
     write_params(workdir, split={"ratios": ratios, "method": "random"})
     assert_one_line_error(stage(workdir, "split"), "param 'split.ratios'", "three positive numbers")
-    assert no_outputs(workdir, "data/splits", "metrics/data.json")
+    assert no_outputs(workdir, "data/splits", "metrics/split.json")
 
 
 def test_unknown_filter_key(workdir: Path) -> None:
@@ -124,7 +124,7 @@ def test_unknown_filter_key(workdir: Path) -> None:
 def test_unknown_llm_lists_choices(workdir: Path) -> None:
     (workdir / "params.yaml").write_text(yaml.safe_dump({"llm": "nope", "llms": {
         "a": {"backend": "transformers", "model": "x/y"}, "b": {"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1"}}}))
-    assert_one_line_error(stage(workdir, "assets", "llm"), "param 'llm': expected one of a, b, got 'nope'")
+    assert_one_line_error(stage(workdir, "assets_llm"), "param 'llm': expected one of a, b, got 'nope'")
     assert no_outputs(workdir, "data/assets/llm")
 
 
@@ -132,5 +132,29 @@ def test_unreachable_endpoint_names_url_and_hint(workdir: Path) -> None:
     (workdir / "params.yaml").write_text(yaml.safe_dump({"llm": "remote", "llms": {"remote": {
         "backend": "openai", "model": "llama3.1:8b", "base_url": "http://127.0.0.1:9/v1", "max_retries": 0,
         "start_hint": "start Ollama (`ollama serve`)"}}}))
-    assert_one_line_error(stage(workdir, "assets", "llm"), "http://127.0.0.1:9/v1", "start Ollama (`ollama serve`)")
+    assert_one_line_error(stage(workdir, "assets_llm"), "http://127.0.0.1:9/v1", "start Ollama (`ollama serve`)")
     assert no_outputs(workdir, "data/assets/llm")
+
+
+def test_every_stage_option_has_help_and_no_path_default():
+    """Paths are written once, in dvc.yaml: a stage's path options are required and say what they hold."""
+    import importlib.util
+
+    import click
+
+    sys.path.insert(0, str(REPO / "stages"))
+    try:
+        for script in sorted((REPO / "stages").glob("*.py")):
+            spec = importlib.util.spec_from_file_location(f"stage_{script.stem}", script)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            commands = [v for v in vars(module).values() if isinstance(v, click.Command)]
+            assert commands or script.stem == "common", script
+            for cmd in commands:
+                for opt in cmd.params:
+                    assert opt.help, f"{script.name} {opt.opts[0]} has no help"
+                    if isinstance(opt.type, click.Path):
+                        assert opt.required and opt.default in (None, getattr(click.core, "UNSET", None)), \
+                            f"{script.name} {opt.opts[0]} has a default path"
+    finally:
+        sys.path.remove(str(REPO / "stages"))

@@ -68,8 +68,8 @@ def test_rerun_calls_exactly_the_changed_prompts(bench, tiny_model_dir, tmp_path
     inter, splits, items, users = tiny_tables()
     inputs = bench.Inputs(splits["profile"], splits["train"], splits["test"], inter, items, users)
     cfg = bench.Configs(ProfileConfig(layers=1, neighbors=2, max_new_tokens=8),
-                        NegativeConfig(k=1, m=2, max_train=6, max_test=3), -1,
-                        CPEGConfig(max_retries=1, max_new_tokens=8, seed=0), -1, 0)
+                        NegativeConfig(k=1, m=2, max_train=6, max_test=3),
+                        CPEGConfig(max_retries=1, max_new_tokens=8, seed=0), 0)
     spec = LLMSpec(name="tiny", backend="transformers", model=str(tiny_model_dir), batch_size=8, threads=1,
                    dtype="float32", identity="test:tiny-llama")
     llm = LLM(TransformersBackend(spec), ResponseCache(tmp_path / "responses.sqlite"), progress=False)
@@ -115,7 +115,7 @@ def test_configs_follow_params_yaml_and_overrides(bench):
                                                                    "negatives.max_train=4", "cpeg.max_retries=0"]))
     assert cfg.profiles.max_new_tokens == 8 and cfg.negatives.max_train == 4 and cfg.cpeg.max_retries == 0
     assert cfg.seed == params["seed"] == cfg.cpeg.seed
-    assert cfg.negatives.k == params["negatives"]["k"] and cfg.cpeg_layer == params["cpeg"]["profile_layer"]
+    assert cfg.negatives.k == params["negatives"]["k"] and cfg.cpeg.profile_layer == params["cpeg"]["profile_layer"]
 
 
 def test_command_line_on_tiny_files(bench, tiny_model_dir, tmp_path):
@@ -159,7 +159,7 @@ def test_the_check_catches_a_rerun_that_regenerates(bench, tiny_model_dir):
     inter, splits, items, users = tiny_tables(n_users=8, n_items=10)
     inputs = bench.Inputs(splits["profile"], splits["train"], splits["test"], inter, items, users)
     cfg = bench.Configs(ProfileConfig(layers=1, neighbors=2, max_new_tokens=8), NegativeConfig(k=1, m=2, max_train=2,
-                        max_test=1), -1, CPEGConfig(max_retries=0, max_new_tokens=8, seed=0), -1, 0)
+                        max_test=1), CPEGConfig(max_retries=0, max_new_tokens=8, seed=0), 0)
     spec = LLMSpec(name="tiny", backend="transformers", model=str(tiny_model_dir), batch_size=8, threads=1,
                    dtype="float32", identity="test:tiny-llama")
     r = bench.run_incremental(inputs, LLM(TransformersBackend(spec), None, progress=False), HashEncoder(), cfg)

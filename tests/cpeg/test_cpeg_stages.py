@@ -1,4 +1,4 @@
-"""The negatives and explain stage commands end to end on a tiny on-disk setup (the
+"""The negatives and cpeg stage commands end to end on a tiny on-disk setup (the
 real MiniLM encoder; a tiny random Llama, whose junk answers exercise parse failures)."""
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from tests.tiny import build_tiny_model
 
 NEG_ARGS = ["--splits", "data/splits", "--filtered", "data/filtered", "--profiles", "data/profiles",
             "--encoder", str(minilm_dir()), "--out", "data/negatives", "--metrics", "metrics/negatives.json"]
-EXPLAIN_ARGS = ["--negatives", "data/negatives", "--splits", "data/splits", "--filtered", "data/filtered",
+CPEG_ARGS = ["--negatives", "data/negatives", "--splits", "data/splits", "--filtered", "data/filtered",
                 "--profiles", "data/profiles", "--llm", "llm.json", "--out", "data/cpeg",
-                "--metrics", "metrics/explain.json"]
+                "--metrics", "metrics/cpeg.json"]
 
 
 def stage(root: Path, name: str, *args: str) -> subprocess.CompletedProcess:
@@ -52,7 +52,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_negatives_then_explain(root: Path) -> None:
+def test_negatives_then_cpeg(root: Path) -> None:
     proc = stage(root, "negatives", *NEG_ARGS)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("negatives: train 12 pairs, test 4 pairs")
@@ -62,7 +62,7 @@ def test_negatives_then_explain(root: Path) -> None:
     m = json.loads((root / "metrics/negatives.json").read_text())
     assert m["train"]["pairs"] == 12 and m["test"]["pairs"] == 4 and "cos_hard" in m["train"]
 
-    proc = stage(root, "explain", *EXPLAIN_ARGS)
+    proc = stage(root, "cpeg", *CPEG_ARGS)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("cpeg: train 12 pairs") and proc.stdout.count("\n") == 1
     out = pd.read_parquet(root / "data/cpeg/explanations.parquet")
@@ -71,31 +71,31 @@ def test_negatives_then_explain(root: Path) -> None:
     assert len(out) == 16 and out.attempts.between(1, 2).all() and (out.success == out.verified).all()
     assert all(sorted(c) == sorted([i, *h, *r]) for c, i, h, r in
                zip(out.candidates, out.item_id, neg.hard, neg.random))
-    em = json.loads((root / "metrics/explain.json").read_text())
+    em = json.loads((root / "metrics/cpeg.json").read_text())
     for s in ("train", "test"):
         assert {"pairs", "first_try_accuracy", "accuracy_after_retries", "mean_attempts", "parse_failures",
                 "unverified_share"} <= set(em[s])
     assert em["llm"]["llm_calls"] > 0 and em["llm"]["requests"] == int(out.attempts.sum())
 
     # a rerun (e.g. after a kill) generates nothing: every call is in the cache
-    proc = stage(root, "explain", *EXPLAIN_ARGS)
+    proc = stage(root, "cpeg", *CPEG_ARGS)
     assert proc.returncode == 0, proc.stderr
-    again = json.loads((root / "metrics/explain.json").read_text())
+    again = json.loads((root / "metrics/cpeg.json").read_text())
     assert again["llm"]["llm_calls"] == 0 and again["llm"]["cache_hits"] == em["llm"]["requests"]
     pd.testing.assert_frame_equal(out, pd.read_parquet(root / "data/cpeg/explanations.parquet"))
 
 
 @pytest.mark.parametrize("name,negatives,cpeg,fragments", [
     ("negatives", {"k": 10, "m": 9}, None, ["negatives.k", "negatives.m", "only 16 never-interacted"]),
-    ("negatives", {"m": -1}, None, ["negatives.m", "non-negative integer"]),
+    ("negatives", {"m": -1}, None, ["negatives.m", "an integer >= 0"]),
     ("negatives", {"q": 1}, None, ["negatives.q", "one of the keys"]),
-    ("explain", None, {"max_retries": -1}, ["cpeg.max_retries"]),
+    ("cpeg", None, {"max_retries": -1}, ["cpeg.max_retries"]),
 ])
 def test_bad_params_one_line(tmp_path: Path, name, negatives, cpeg, fragments) -> None:
     write_world(make_world(), tmp_path)
     write_params(tmp_path, negatives, cpeg)
     (tmp_path / "data/negatives").mkdir(parents=True)
-    args = NEG_ARGS if name == "negatives" else EXPLAIN_ARGS
+    args = NEG_ARGS if name == "negatives" else CPEG_ARGS
     proc = stage(tmp_path, name, *args)
     assert proc.returncode == 1
     err = proc.stderr.strip()

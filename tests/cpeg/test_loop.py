@@ -8,7 +8,8 @@ import re
 import pandas as pd
 import pytest
 
-from explainrec.cpeg.loop import CPEGConfig, build_pairs, generate_explanations, write_explanations
+from explainrec.config import from_section
+from explainrec.cpeg.loop import CPEGConfig, build_pairs, run_cpeg, write_explanations
 from explainrec.cpeg.prompts import RETRY_HEADER, SYSTEM_PROMPT, truncate
 from explainrec.errors import InputError, ParamError
 from explainrec.llm import LLM, Completion, ResponseCache
@@ -72,7 +73,7 @@ SCRIPTS = {"u0": ["wrong", "wrong", "right"], "u1": ["wrong"], "u2": ["right"], 
 
 
 def run(world, negatives, llm, **kw):
-    return generate_explanations(negatives, world.splits["train"], world.items, world.user_profiles,
+    return run_cpeg(negatives, world.splits["train"], world.items, world.user_profiles,
                                  world.item_profiles, llm, CPEGConfig(seed=3, **kw))
 
 
@@ -161,7 +162,7 @@ def test_review_truncated_and_profiles_required(setup):
     with pytest.raises(InputError, match="item_id"):
         build_pairs(negatives, world.splits["train"], world.items, world.user_profiles, {}, 1)
     with pytest.raises(ParamError, match=r"cpeg\.max_retries"):
-        CPEGConfig(max_retries=-1)
+        from_section(CPEGConfig, {"max_retries": -1}, "cpeg")
 
 
 def test_table_written_with_types(setup, tmp_path):

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from explainrec.config import from_section
 from explainrec.cpeg.negatives import (
     NegativeConfig,
     cap_pairs,
@@ -124,7 +125,7 @@ def test_k_plus_m_too_large(world):
                                       ({"k": 0, "m": 0}, "negatives.k")])
 def test_bad_params(kw, param):
     with pytest.raises(ParamError, match=param.replace(".", r"\.")):
-        NegativeConfig(**kw)
+        from_section(NegativeConfig, kw, "negatives")
 
 
 def test_caps_are_seeded_and_pairs_without_profiles_skipped(world):

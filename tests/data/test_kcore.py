@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from explainrec.config import from_section
 from explainrec.data.kcore import FilterConfig, filter_dataset, kcore, sample_users, top_items
 from explainrec.data.schema import Dataset, conform
 from explainrec.errors import InputError, ParamError
@@ -75,7 +76,7 @@ def test_nothing_left_is_a_clear_error() -> None:
 @pytest.mark.parametrize("kwargs", [{"user_core": 0}, {"item_core": -1}, {"max_users": 0}, {"max_items": 2.5}])
 def test_bad_filter_params(kwargs: dict) -> None:
     with pytest.raises(ParamError, match=r"param 'filter\."):
-        FilterConfig(**kwargs)
+        from_section(FilterConfig, kwargs, "filter")
 
 
 def test_conform_fills_absent_nullable_columns() -> None:

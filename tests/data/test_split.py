@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from explainrec.data.schema import conform
+from explainrec.config import from_section
 from explainrec.data.split import SplitConfig, assign_splits, split_counts, split_interactions
 from explainrec.errors import InputError, ParamError
 
@@ -76,9 +77,23 @@ def test_temporal_needs_timestamps() -> None:
 @pytest.mark.parametrize("ratios", [(3, 1, 0), (3, -1, 1), (3, 1), ("a", 1, 1), (3, 1, 1, 1)])
 def test_ratios_must_be_three_positive(ratios: tuple) -> None:
     with pytest.raises(ParamError, match=r"param 'split.ratios': expected three positive numbers"):
-        SplitConfig(ratios=ratios)
+        from_section(SplitConfig, {"ratios": ratios}, "split")
 
 
 def test_unknown_method() -> None:
-    with pytest.raises(ParamError, match="one of random, temporal"):
+    with pytest.raises(ParamError, match="one of random, temporal, rows"):
         SplitConfig(method="leave-one-out")
+
+
+def test_rows_split_is_global_and_seeded() -> None:
+    """``rows``: one-row users land in any part, the sizes follow the ratios over the whole table."""
+    df = pd.DataFrame({"user_id": [f"u{i}" for i in range(100)], "item_id": [f"i{i % 7}" for i in range(100)],
+                       "timestamp": pd.array(range(100), dtype="Int64")})
+    cfg = SplitConfig(ratios=(8, 1, 1), method="rows")
+    parts = split_interactions(df, cfg, seed=1)
+    assert [len(parts[s]) for s in ("profile", "train", "test")] == [80, 10, 10]
+    again = split_interactions(df.sample(frac=1, random_state=0), cfg, seed=1)
+    assert set(parts["test"].user_id) == set(again["test"].user_id)
+    assert set(parts["test"].user_id) != set(split_interactions(df, cfg, seed=2)["test"].user_id)
+    per_user = SplitConfig(ratios=(8, 1, 1), method="random")
+    assert split_interactions(df, per_user, seed=1)["test"].empty  # what the per-user split does to one-row users

@@ -88,8 +88,16 @@ def test_pairs_and_variants():
     assert list(select_pairs(neg, None, 0).user_id) == ["b", "c", "d"]
     two = select_pairs(neg, 2, 0)
     assert len(two) == 2 and two.equals(select_pairs(neg, 2, 0))
-    assert KM.from_dict("k2_m5", {"k": 2, "m": 5}) == KM("k2_m5", 2, 5)
-    with pytest.raises(ParamError, match="ground_truth.variants.x"):
-        KM.from_dict("x", {"k": 2})
+    from explainrec.config import from_section
+    from explainrec.experiments.ground_truth import GroundTruthParams
+
+    def variants(d: dict) -> GroundTruthParams:
+        return from_section(GroundTruthParams, {"variants": d}, "ground_truth")
+
+    assert variants({"k2_m5": {"k": 2, "m": 5}}).variant("k2_m5") == KM("k2_m5", 2, 5)
+    with pytest.raises(ParamError, match=r"ground_truth.variants.x.m': expected a value"):
+        variants({"x": {"k": 2}})
     with pytest.raises(ParamError, match="ground_truth.variants.x.m"):
-        KM.from_dict("x", {"k": 2, "m": -1})
+        variants({"x": {"k": 2, "m": -1}})
+    with pytest.raises(ParamError, match=r"ground_truth.variants.x.k \+ m"):
+        variants({"x": {"k": 0, "m": 0}})

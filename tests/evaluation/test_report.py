@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from explainrec.config import from_section
 from explainrec.errors import AssetError, InputError, ParamError
 from explainrec.evaluation.report import EvalParams, evaluate_table, read_explanations, summarise
 from tests.evaluation.test_judge import ScriptedLLM
@@ -53,7 +54,7 @@ def test_bertscore_encoder_param_replaces_the_bundled_one(tmp_path):
         evaluate_table(table(texts, texts), encoder(), ScriptedLLM(["50"]),
                        EvalParams(bertscore_encoder=str(tmp_path / "nowhere")))
     with pytest.raises(ParamError, match="evaluate.bertscore_encoder"):
-        EvalParams(bertscore_encoder="")
+        from_section(EvalParams, {"bertscore_encoder": ""}, "evaluate")
 
 
 def test_summary_table_bolds_the_best_and_names_encoder_and_judge():
@@ -82,9 +83,9 @@ def test_summary_table_bolds_the_best_and_names_encoder_and_judge():
 
 def test_bad_params_and_bad_tables(tmp_path):
     with pytest.raises(ParamError, match="evaluate.bertscore_layers"):
-        EvalParams(bertscore_layers=0)
+        from_section(EvalParams, {"bertscore_layers": 0}, "evaluate")
     with pytest.raises(ParamError, match="evaluate.bleurt_checkpoint"):
-        EvalParams(bleurt_checkpoint="")
+        from_section(EvalParams, {"bleurt_checkpoint": ""}, "evaluate")
     pd.DataFrame({"user_id": ["u"], "item_id": ["i"], "explanation": ["x"]}).to_parquet(tmp_path / "x.parquet")
     with pytest.raises(InputError, match="field 'reference'"):
         read_explanations(tmp_path / "x.parquet")

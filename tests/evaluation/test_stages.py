@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, dvc_cmd
 
 PARAMS = {"seed": 1, "llm": "x", "llms": {"x": {"backend": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m"}},
           "evaluate": {"judge": "x", "bertscore_layers": 6}, "explainers": {"full": "data/full.parquet"},
@@ -31,7 +31,8 @@ def workdir(tmp_path: Path) -> Path:
 
 def run(root: Path, script: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "EXPLAINREC_CACHE": str(root / "cache")}
-    return subprocess.run([sys.executable, str(root / "stages" / script), *args], cwd=root, env=env,
+    path = script if "/" in script else str(root / "stages" / script)
+    return subprocess.run([sys.executable, path, *args], cwd=root, env=env,
                           capture_output=True, text=True)
 
 
@@ -46,6 +47,7 @@ def one_line(proc: subprocess.CompletedProcess, *fragments: str) -> None:
 def test_evaluate_rejects_a_table_without_references(workdir):
     pd.DataFrame({"user_id": ["u"], "item_id": ["i"], "explanation": ["e"]}).to_parquet(workdir / "data/full.parquet")
     proc = run(workdir, "evaluate.py", "--name", "full", "--explanations", "data/full.parquet",
+               "--encoder", "data/assets/encoder", "--judge", "data/assets/judge/llm.json",
                "--out", "data/eval/full", "--metrics", "metrics/eval/full.json")
     one_line(proc, "data/full.parquet", "field 'reference'")
     assert not (workdir / "data/eval").exists() and not (workdir / "metrics").exists()
@@ -55,27 +57,29 @@ def test_evaluate_rejects_a_bad_param(workdir):
     params = {**PARAMS, "evaluate": {"judge": "x", "bertscore_layers": 0}}
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     proc = run(workdir, "evaluate.py", "--name", "full", "--explanations", "data/full.parquet",
+               "--encoder", "data/assets/encoder", "--judge", "data/assets/judge/llm.json",
                "--out", "data/eval/full", "--metrics", "metrics/eval/full.json")
     one_line(proc, "param 'evaluate.bertscore_layers'")
 
 
 def test_summary_names_the_missing_metrics(workdir):
-    proc = run(workdir, "eval_summary.py", "--metrics-dir", "metrics/eval")
+    proc = run(workdir, *dvc_cmd("eval_summary"))
     one_line(proc, "metrics/eval/full.json", "dvc repro evaluate@full")
     assert not (workdir / "metrics").exists()
 
 
 def test_unknown_ablation_and_variant(workdir):
-    one_line(run(workdir, "ablation.py", "--name", "nope", "--out", "data/a", "--metrics", "m.json"),
-             "param 'ablations'", "'nope'")
-    one_line(run(workdir, "ground_truth.py", "cpeg", "--variant", "nope", "--out", "data/g", "--metrics", "m.json"),
-             "param 'ground_truth.variants'", "'nope'")
+    paths = ["--out", "data/a", "--metrics", "m.json", "--profiles", "p", "--base", "b"]
+    one_line(run(workdir, "ablation.py", "--name", "nope", "--targets", "t", *paths), "param 'ablations.nope'")
+    paths = ["--out", "data/g", "--metrics", "m.json", "--profiles", "p", "--negatives", "n", "--splits", "s",
+             "--filtered", "f", "--encoder", "e", "--llm", "l"]
+    one_line(run(workdir, "gt_cpeg.py", "--variant", "nope", *paths), "param 'ground_truth.variants'", "'nope'")
     assert not (workdir / "data/a").exists() and not (workdir / "data/g").exists()
 
 
 def test_unknown_judge_lists_the_catalogue(workdir):
     params = {**PARAMS, "evaluate": {"judge": "gpt-9"}}
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    proc = run(workdir, "assets.py", "llm", "--select", "evaluate.judge", "--out", "data/assets/judge")
+    proc = run(workdir, "assets_llm.py", "--select", "evaluate.judge", "--out", "data/assets/judge")
     one_line(proc, "param 'evaluate.judge': expected one of x, got 'gpt-9'")
     assert not (workdir / "data/assets").exists()

@@ -8,8 +8,8 @@ import pytest
 
 from explainrec.errors import LLMUnavailable
 from explainrec.llm import BUNDLED, ChatRequest, LLMSpec
-from explainrec.llm.local import (TransformersBackend, count_new_tokens, cpu_has_amx_bf16, pick_device, pick_dtype,
-                                  plain_prompt)
+from explainrec.llm.local import TransformersBackend, count_new_tokens, cpu_has_amx_bf16, pick_device, pick_dtype
+from explainrec.llm.render import plain_prompt
 
 WORDS = ("the user rated space operas highly and disliked slow romantic dramas set in small rainy "
          "towns but enjoyed a few documentaries about jazz musicians").split()

@@ -18,7 +18,7 @@ def test_resolves():
     spec = resolve_llm("llama3.1", CATALOGUE)
     assert isinstance(spec, LLMSpec) and spec.backend == "openai" and spec.name == "llama3.1"
     assert spec.cache_identity() == "openai:llama3.1:8b"
-    assert LLMSpec.from_dict(spec.to_dict()) == spec
+    assert LLMSpec(**spec.to_dict()) == spec
 
 
 def test_unknown_name_lists_choices():

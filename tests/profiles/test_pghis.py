@@ -5,6 +5,7 @@ import hashlib
 import pandas as pd
 import pytest
 
+from explainrec.config import from_section
 from explainrec.data.schema import conform
 from explainrec.errors import InputError, ParamError
 from explainrec.llm import LLM, ChatRequest, Completion
@@ -135,4 +136,4 @@ def test_passthrough_uses_precomputed_profiles_without_llm() -> None:
 @pytest.mark.parametrize("kwargs", [{"layers": -1}, {"neighbors": 0}, {"layers": 1.5}, {"passthrough": "yes"}])
 def test_bad_params(kwargs: dict) -> None:
     with pytest.raises(ParamError, match=r"param 'profiles\."):
-        ProfileConfig(**kwargs)
+        from_section(ProfileConfig, kwargs, "profiles")

@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 
 from explainrec.errors import InputError, ParamError
-from explainrec.sft.generate import GenerateParams, generate_explanations, open_model_llm, run_generate
+from explainrec.config import from_section
+from explainrec.sft.generate import explain_pairs, open_model_llm, run_generate
+from explainrec.sft.params import GenerateParams
 from explainrec.sft.prompt import build_prompt, chat_request
 from tests.sft import pair_rows, write_cpeg, write_profiles, write_splits
 
@@ -26,7 +28,7 @@ PARAMS = GenerateParams(max_new_tokens=6, batch_size=4, threads=1)
 
 def test_one_row_per_test_pair_and_cached_rerun(tiny_model_dir, folders, tmp_path):
     cache = tmp_path / "cache" / "responses.sqlite"
-    args = (tiny_model_dir, folders["profiles"], folders["cpeg"], folders["splits"])
+    args = (tiny_model_dir, folders["profiles"], folders["cpeg"])
     m1 = run_generate(*args, tmp_path / "out1", PARAMS, "cpeg", cache_path=cache, progress=False)
     table = pd.read_parquet(tmp_path / "out1" / "explanations.parquet")
     assert list(table.columns) == ["user_id", "item_id", "explanation", "reference"]
@@ -43,7 +45,7 @@ def test_prompt_is_the_training_prompt(tiny_model_dir, tmp_path):
     llm = open_model_llm(tiny_model_dir, PARAMS, tmp_path / "c.sqlite", progress=False)
     pairs = pd.DataFrame({"user_id": ["u"], "item_id": ["i"], "user_profile": ["likes jazz"],
                           "item_profile": ["a jazz film"], "reference": ["r"]})
-    table = generate_explanations(llm, pairs, max_new_tokens=3)
+    table = explain_pairs(llm, pairs, max_new_tokens=3)
     assert len(table) == 1 and llm.stats.llm_calls == 1
     rendered = llm.backend.render(chat_request("likes jazz", "a jazz film"))
     assert rendered == f"user: {build_prompt('likes jazz', 'a jazz film')} [SEP] assistant:"  # tiny chat template
@@ -53,11 +55,11 @@ def test_prompt_is_the_training_prompt(tiny_model_dir, tmp_path):
 def test_no_test_pairs_and_bad_params(tiny_model_dir, folders, tmp_path):
     write_cpeg(folders["cpeg"], pair_rows("train", 4))
     with pytest.raises(InputError, match="test pair"):
-        run_generate(tiny_model_dir, folders["profiles"], folders["cpeg"], folders["splits"],
+        run_generate(tiny_model_dir, folders["profiles"], folders["cpeg"],
                      tmp_path / "o", PARAMS, "cpeg", cache_path=tmp_path / "c.sqlite", progress=False)
     with pytest.raises(ParamError, match="generate.max_new_token"):
-        GenerateParams.from_dict({"max_new_token": 5})
+        from_section(GenerateParams, {"max_new_token": 5}, "generate")
     with pytest.raises(ParamError, match="generate.batch_size"):
-        GenerateParams.from_dict({"batch_size": 0})
+        from_section(GenerateParams, {"batch_size": 0}, "generate")
     with pytest.raises(InputError, match="config.json"):
         open_model_llm(tmp_path, PARAMS)

@@ -17,10 +17,10 @@ from tests.conftest import REPO
 from tests.sft import pair_rows, write_cpeg, write_profiles, write_splits
 from tests.tiny import build_tiny_model
 
-SFT = ["--profiles", "data/profiles", "--cpeg", "data/cpeg", "--splits", "data/splits", "--base", "base/model",
+SFT = ["--profiles", "data/profiles", "--targets", "data/cpeg", "--base", "base/model",
        "--out", "data/sft", "--metrics", "metrics/sft.json"]
-GENERATE = ["--model", "data/sft/model", "--profiles", "data/profiles", "--cpeg", "data/cpeg", "--splits",
-            "data/splits", "--out", "data/generate", "--metrics", "metrics/generate.json"]
+GENERATE = ["--model", "data/sft/model", "--profiles", "data/profiles", "--targets", "data/cpeg",
+            "--out", "data/generate", "--metrics", "metrics/generate.json"]
 
 
 def run(root: Path, name: str, args: list[str]) -> subprocess.CompletedProcess:
@@ -61,8 +61,12 @@ def test_bad_param_is_one_line_and_leaves_nothing(workdir):
 
 def test_reference_targets_without_references_is_one_line(workdir):
     write_params(workdir, {"targets": "reference"})
-    assert_one_line_error(run(workdir, "sft", SFT), "data/splits/train.parquet", "field 'explanation'")
-    assert_one_line_error(run(workdir, "generate", GENERATE), "data/splits/train.parquet", "field 'explanation'")
+    assert run(workdir, "reference", ["--splits", "data/splits", "--out", "data/reference", "--metrics",
+                                      "metrics/reference.json"]).returncode == 0
+    ref = [a.replace("data/cpeg", "data/reference") for a in SFT]
+    assert_one_line_error(run(workdir, "sft", ref), "data/reference/explanations.parquet", "field 'explanation'")
+    ref = [a.replace("data/cpeg", "data/reference") for a in GENERATE]
+    assert_one_line_error(run(workdir, "generate", ref), "data/reference/explanations.parquet", "field 'explanation'")
     assert not (workdir / "data" / "sft").exists() and not (workdir / "data" / "generate").exists()
 
 

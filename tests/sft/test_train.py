@@ -12,8 +12,10 @@ from explainrec.errors import LLMUnavailable, ParamError
 from explainrec.llm import LLMSpec
 from explainrec.llm.local import TransformersBackend
 from explainrec.sft.prompt import chat_request
-from explainrec.sft.data import build_pairs, cpeg_targets
-from explainrec.sft.train import SFTParams, make_trainer, sample_pairs, train_sft
+from explainrec.config import from_section
+from explainrec.sft.data import build_pairs, split_targets
+from explainrec.sft.params import SFTParams
+from explainrec.sft.train import make_trainer, sample_pairs, train_sft
 from tests.sft import ITEMS, USERS, pair_rows
 
 FAST = dict(epochs=6, batch_size=4, eval_batch_size=8, logging_steps=2, max_length=256, threads=1, warmup=0.0)
@@ -21,14 +23,14 @@ FAST = dict(epochs=6, batch_size=4, eval_batch_size=8, logging_steps=2, max_leng
 
 @pytest.fixture(scope="module")
 def pairs() -> tuple[pd.DataFrame, pd.DataFrame]:
-    by_split = cpeg_targets(pd.DataFrame(pair_rows("train", 8) + pair_rows("test", 4, start=8)))
+    by_split = split_targets(pd.DataFrame(pair_rows("train", 8) + pair_rows("test", 4, start=8)))
     return build_pairs(by_split["train"], USERS, ITEMS)[0], build_pairs(by_split["test"], USERS, ITEMS)[0]
 
 
 @pytest.fixture(scope="module")
 def lora_run(tiny_model_dir, pairs, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("sft-lora")
-    params = SFTParams.from_dict({**FAST, "method": "lora", "lora_r": 8, "learning_rate": 3e-2})
+    params = from_section(SFTParams, {**FAST, "method": "lora", "lora_r": 8, "learning_rate": 3e-2}, "sft")
     return out, train_sft(pairs[0], pairs[1], tiny_model_dir, out, params, seed=0, progress=False)
 
 
@@ -62,7 +64,7 @@ def test_output_reloads_as_a_plain_model_and_generates(lora_run):
 
 
 def test_full_fine_tuning_runs_and_learns(tiny_model_dir, pairs, tmp_path):
-    params = SFTParams.from_dict({**FAST, "method": "full", "learning_rate": 1e-2, "eval_on_start": False, "epochs": 4})
+    params = from_section(SFTParams, {**FAST, "method": "full", "learning_rate": 1e-2, "eval_on_start": False, "epochs": 4}, "sft")
     m = train_sft(pairs[0], None, tiny_model_dir, tmp_path, params, seed=0, progress=False)
     assert m["method"] == "full" and m["trainable_params"] == m["total_params"]
     assert m["train_loss"] < m["train_loss_first"] and m["eval_loss"] is None
@@ -70,7 +72,7 @@ def test_full_fine_tuning_runs_and_learns(tiny_model_dir, pairs, tmp_path):
 
 
 def test_loss_on_the_completion_only(tiny_model_dir, pairs, tmp_path):
-    trainer = make_trainer(pairs[0], None, tiny_model_dir, SFTParams.from_dict(FAST), seed=0, work_dir=tmp_path)
+    trainer = make_trainer(pairs[0], None, tiny_model_dir, from_section(SFTParams, FAST, "sft"), seed=0, work_dir=tmp_path)
     batch = next(iter(trainer.get_train_dataloader()))
     tok = trainer.processing_class
     # the prompt ids the generate stage feeds the model (LLM layer, same chat template): training must match them
@@ -88,7 +90,7 @@ def test_loss_on_the_completion_only(tiny_model_dir, pairs, tmp_path):
 
 
 def test_same_seed_same_result_and_fractional_epochs(tiny_model_dir, pairs, tmp_path):
-    params = SFTParams.from_dict({**FAST, "epochs": 1.5, "eval_on_start": False, "learning_rate": 1e-2})
+    params = from_section(SFTParams, {**FAST, "epochs": 1.5, "eval_on_start": False, "learning_rate": 1e-2}, "sft")
     a = train_sft(pairs[0], pairs[1], tiny_model_dir, tmp_path / "a", params, seed=3, progress=False)
     b = train_sft(pairs[0], pairs[1], tiny_model_dir, tmp_path / "b", params, seed=3, progress=False)
     assert a["train_loss"] == b["train_loss"] and a["eval_loss"] == b["eval_loss"]
@@ -99,18 +101,18 @@ def test_same_seed_same_result_and_fractional_epochs(tiny_model_dir, pairs, tmp_
 
 def test_params_validation(tiny_model_dir, pairs, tmp_path):
     with pytest.raises(ParamError, match="sft.method"):
-        SFTParams.from_dict({"method": "qlora"})
+        from_section(SFTParams, {"method": "qlora"}, "sft")
     with pytest.raises(ParamError, match="sft.epoch"):
-        SFTParams.from_dict({"epoch": 1})
+        from_section(SFTParams, {"epoch": 1}, "sft")
     with pytest.raises(ParamError, match="sft.learning_rate"):
-        SFTParams.from_dict({"learning_rate": 5})
-    assert SFTParams.from_dict({"method": "full"}).lr == 1e-5 and SFTParams.from_dict({}).lr == 2e-4
-    assert SFTParams.from_dict({"target_modules": "q_proj, v_proj"}).target_modules == ("q_proj", "v_proj")
+        from_section(SFTParams, {"learning_rate": 5}, "sft")
+    assert from_section(SFTParams, {"method": "full"}, "sft").lr == 1e-5 and from_section(SFTParams, {}, "sft").lr == 2e-4
+    assert from_section(SFTParams, {"target_modules": "q_proj, v_proj"}, "sft").target_modules == ("q_proj", "v_proj")
     with pytest.raises(ParamError, match="sft.target_modules"):
-        make_trainer(pairs[0], None, tiny_model_dir, SFTParams.from_dict({**FAST, "target_modules": ["nope_proj"]}), 0,
+        make_trainer(pairs[0], None, tiny_model_dir, from_section(SFTParams, {**FAST, "target_modules": ["nope_proj"]}, "sft"), 0,
                      tmp_path)
     with pytest.raises(LLMUnavailable, match="no config.json"):
-        make_trainer(pairs[0], None, tmp_path, SFTParams.from_dict(FAST), 0, tmp_path)
+        make_trainer(pairs[0], None, tmp_path, from_section(SFTParams, FAST, "sft"), 0, tmp_path)
 
 
 def test_sample_pairs_is_seeded(pairs):

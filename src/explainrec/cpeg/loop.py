@@ -22,7 +22,8 @@ import pandas as pd
 from explainrec.seeding import stable_rng
 from explainrec.cpeg.parse import Parsed, parse_answer
 from explainrec.cpeg.prompts import SYSTEM_PROMPT, Candidate, ErrorExample, user_message
-from explainrec.errors import InputError, ParamError
+from explainrec.config import check_int, check_layer
+from explainrec.errors import InputError
 from explainrec.llm.types import ChatRequest, Completion
 
 COLUMNS = ("split", "user_id", "item_id", "candidates", "choice", "attempts", "success", "explanation",
@@ -37,38 +38,24 @@ class ChatModel(Protocol):
 
 @dataclass(frozen=True)
 class CPEGConfig:
-    """``max_retries`` extra rounds after the first; ``max_new_tokens`` per answer;
+    """The ``cpeg`` section: ``max_retries`` extra rounds after the first; ``max_new_tokens``
+    per answer; the prompts show the profiles of ``profile_layer`` (-1: each node's last),
     reviews cut to ``max_review_chars`` and candidate profiles to ``max_profile_chars``
-    (None: whole); ``seed`` orders the candidates."""
+    (None: whole); ``seed`` (params' top-level seed) orders the candidates."""
 
     max_retries: int = 2
-    max_new_tokens: int = 160
+    max_new_tokens: int = 96
+    profile_layer: int = -1
     max_review_chars: int = 300
-    max_profile_chars: int | None = None
+    max_profile_chars: int | None = 240
     seed: int = 0
-    where: str = "cpeg"
 
     def __post_init__(self) -> None:
         for name, low in (("max_retries", 0), ("max_new_tokens", 1), ("max_review_chars", 0)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ParamError(f"{self.where}.{name}", f"an integer >= {low}", v)
-        v = self.max_profile_chars
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 20):
-            raise ParamError(f"{self.where}.max_profile_chars", "an integer >= 20, or null (whole profiles)", v)
-
-
-#: the keys of the ``cpeg`` section of params.yaml
-SECTION_KEYS = ("max_retries", "max_new_tokens", "profile_layer", "max_review_chars", "max_profile_chars")
-
-
-def config_from_section(section: Any, seed: int, where: str = "cpeg") -> tuple[CPEGConfig, int]:
-    """The :class:`CPEGConfig` and the profile layer (-1: last) that a ``cpeg`` params section gives."""
-    from explainrec.config import check_layer, check_section
-
-    cfg = check_section(section, where, SECTION_KEYS)
-    layer = check_layer(cfg.pop("profile_layer", -1), f"{where}.profile_layer")
-    return CPEGConfig(**cfg, seed=seed, where=where), layer
+            check_int(getattr(self, name), name, low, expected=f"an integer >= {low}")
+        check_int(self.max_profile_chars, "max_profile_chars", 20, none_ok=True,
+                  expected="an integer >= 20, or null (whole profiles)")
+        check_layer(self.profile_layer, "profile_layer")
 
 
 @dataclass
@@ -204,7 +191,7 @@ class CPEGResult:
     metrics: dict[str, Any]
 
 
-def generate_explanations(
+def run_cpeg(
     negatives: pd.DataFrame,
     interactions: pd.DataFrame,
     items: pd.DataFrame,

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from explainrec.config import check_int, check_layer
 from explainrec.errors import InputError, ParamError
 from explainrec.io import read_table
 from explainrec.seeding import stable_rng
@@ -38,32 +39,26 @@ class TextEncoder(Protocol):
     def encode(self, sentences: list[str], **kwargs: Any) -> Any: ...
 
 
-def _check_count(name: str, value: Any, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ParamError(name, "a non-negative integer" + (" or null" if allow_none else ""), value)
-    return int(value)
-
-
 @dataclass(frozen=True)
 class NegativeConfig:
-    """``k`` hard and ``m`` random negatives per pair; optional seeded caps on the
-    number of train / test pairs. ``where`` prefixes parameter names in errors."""
+    """The ``negatives`` section: ``k`` hard and ``m`` random negatives per pair;
+    seeded caps on the number of train / test pairs (None: all); the profile
+    layer that is encoded (-1: each node's last)."""
 
     k: int = 2
     m: int = 5
-    max_train: int | None = None
-    max_test: int | None = None
-    where: str = "negatives"
+    profile_layer: int = -1
+    max_train: int | None = 32
+    max_test: int | None = 16
 
     def __post_init__(self) -> None:
-        _check_count(f"{self.where}.k", self.k)
-        _check_count(f"{self.where}.m", self.m)
-        _check_count(f"{self.where}.max_train", self.max_train, allow_none=True)
-        _check_count(f"{self.where}.max_test", self.max_test, allow_none=True)
+        for name in ("k", "m"):
+            check_int(getattr(self, name), name, 0)
+        for name in ("max_train", "max_test"):
+            check_int(getattr(self, name), name, 0, none_ok=True)
+        check_layer(self.profile_layer, "profile_layer")
         if self.k + self.m < 1:
-            raise ParamError(f"{self.where}.k + {self.where}.m", "at least 1 negative per pair", self.k + self.m)
+            raise ParamError("k + m", "at least 1 negative per pair", self.k + self.m)
 
 
 def cap_pairs(df: pd.DataFrame, max_n: int | None, seed: int, split: str) -> pd.DataFrame:
@@ -132,9 +127,11 @@ def sample_negatives(
     config: NegativeConfig,
     seed: int,
     batch_size: int = 64,
+    where: str = "negatives",
 ) -> Negatives:
     """Hard and random negatives for every (user, item) pair of ``splits``
-    (``{"train": df, "test": df}``, capped per ``config``).
+    (``{"train": df, "test": df}``, capped per ``config``; ``where`` names the
+    params section of ``config`` in errors).
 
     ``interactions`` holds every interaction of every split (the filtered
     dataset): an item in it is never a negative of its user. Candidates are the
@@ -163,7 +160,7 @@ def sample_negatives(
         n_free = len(item_ids) - sum(1 for i in seen.get(u, ()) if i in item_pos)
         if n_free < need:
             raise ParamError(
-                f"{config.where}.k + {config.where}.m",
+                f"{where}.k + {where}.m",
                 f"at most {n_free}: user {u!r} has only {n_free} never-interacted items with a profile "
                 f"(k={config.k}, m={config.m})",
                 need,

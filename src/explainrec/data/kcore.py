@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from explainrec.data.schema import Dataset
-from explainrec.config import check_count
+from explainrec.config import check_int
 from explainrec.errors import InputError
 
 
@@ -21,14 +21,14 @@ class FilterConfig:
 
     user_core: int = 5
     item_core: int = 5
-    max_users: int | None = None
-    max_items: int | None = None
+    max_users: int | None = 50
+    max_items: int | None = 100
 
     def __post_init__(self) -> None:
         for name in ("user_core", "item_core"):
-            check_count(getattr(self, name), f"filter.{name}", "an integer >= 1")
+            check_int(getattr(self, name), name, expected="an integer >= 1")
         for name in ("max_users", "max_items"):
-            check_count(getattr(self, name), f"filter.{name}", "a positive integer or null", none_ok=True)
+            check_int(getattr(self, name), name, none_ok=True)
 
 
 def kcore(interactions: pd.DataFrame, user_core: int, item_core: int) -> pd.DataFrame:

@@ -4,8 +4,8 @@
 * :mod:`~explainrec.evaluation.judge`: LLM judges (XRec's GPTScore, the choice judge);
 * :mod:`~explainrec.evaluation.learned`: BLEURT and BARTScore from a local checkpoint;
 * :mod:`~explainrec.evaluation.report`: one explainer's scores, the Table 1 summary;
-* :mod:`~explainrec.evaluation.ground_truth` and
-  :mod:`~explainrec.evaluation.ground_truth_run`: ground-truth quality (paper 000 §4.4).
+* :mod:`~explainrec.evaluation.ground_truth`: judging ground-truth quality (paper 000 §4.4;
+  the stages' runner is :mod:`explainrec.experiments.ground_truth`).
 
 The modules are imported one by one (nothing here), so a stage depends only on
 the modules it uses; torch, transformers and the metric libraries load only when

@@ -50,17 +50,13 @@ class KM:
     k: int
     m: int
 
-    @classmethod
-    def from_dict(cls, name: str, d: Any) -> "KM":
-        where = f"ground_truth.variants.{name}"
-        if not isinstance(d, Mapping) or set(d) != {"k", "m"}:
-            raise ParamError(where, "a mapping with the keys k and m (hard and random negatives)", d)
-        for key in ("k", "m"):
-            if isinstance(d[key], bool) or not isinstance(d[key], int) or d[key] < 0:
-                raise ParamError(f"{where}.{key}", "an integer >= 0", d[key])
-        if d["k"] + d["m"] < 1:
-            raise ParamError(f"{where}.k + {where}.m", "at least 1 negative", d["k"] + d["m"])
-        return cls(name, int(d["k"]), int(d["m"]))
+    def __post_init__(self) -> None:
+        from explainrec.config import check_int
+
+        check_int(self.k, "k", 0)
+        check_int(self.m, "m", 0)
+        if self.k + self.m < 1:
+            raise ParamError("k + m", "at least 1 negative", self.k + self.m)
 
 
 def select_pairs(negatives: pd.DataFrame, max_pairs: int | None, seed: int) -> pd.DataFrame:

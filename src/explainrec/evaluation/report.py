@@ -29,7 +29,10 @@ TABLE_COLUMNS = ("user_id", "item_id", "explanation", "reference")
 
 @dataclass(frozen=True)
 class EvalParams:
-    """The ``evaluate`` section of params.yaml, less ``judge`` (the assets stage reads that).
+    """The ``evaluate`` section of params.yaml.
+
+    ``judge``: the GPTScore and ground-truth judge, a name from the ``llms`` catalogue
+    (the assets_judge stage resolves it; the stages here read its ``llm.json``).
 
     ``bertscore_encoder``: a local transformers encoder folder for BERTScore (e.g. roberta-large,
     the papers' choice), or None for the bundled all-MiniLM-L6-v2 that the stage passes in.
@@ -40,30 +43,26 @@ class EvalParams:
     ``bleurt_checkpoint`` / ``bartscore_checkpoint``: local folders, or None (not computed).
     """
 
+    judge: str = "smollm2-135m"
+    judge_max_new_tokens: int = 8
     bertscore_encoder: str | None = None
     bertscore_layers: int = 6
     score_without_prefix: bool = True
-    judge_max_new_tokens: int = 8
     bleurt_checkpoint: str | None = None
     bartscore_checkpoint: str | None = None
-    where: str = "evaluate"
 
     def __post_init__(self) -> None:
-        from explainrec.config import check_count
+        from explainrec.config import check_bool, check_int, check_path
 
+        check_path(self.judge, "judge", "a name from the llms catalogue", none_ok=False)
         for key in ("bertscore_layers", "judge_max_new_tokens"):
-            check_count(getattr(self, key), f"{self.where}.{key}")
-        if not isinstance(self.score_without_prefix, bool):
-            raise ParamError(f"{self.where}.score_without_prefix", "true or false", self.score_without_prefix)
+            check_int(getattr(self, key), key)
+        check_bool(self.score_without_prefix, "score_without_prefix")
         for key in ("bertscore_encoder", "bleurt_checkpoint", "bartscore_checkpoint"):
-            v = getattr(self, key)
-            if v is not None and (not isinstance(v, str) or not v.strip()):
-                raise ParamError(f"{self.where}.{key}", "a local checkpoint folder, or null", v)
+            check_path(getattr(self, key), key, "a local checkpoint folder")
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("where")
-        return d
+        return asdict(self)
 
 
 def read_explanations(path: str | Path) -> pd.DataFrame:

@@ -41,9 +41,11 @@ def load_spec(path: str | Path) -> LLMSpec:
         if key not in d:
             raise InputError(path, key, "present (an LLMSpec field)")
     try:
-        return LLMSpec.from_dict(d)
+        return LLMSpec(**d)
     except TypeError as e:
         raise InputError(path, "(keys)", f"only LLMSpec fields ({e})") from None
+    except ParamError as e:
+        raise InputError(path, e.param, e.expected, e.got) from None
 
 
 def open_llm(spec_or_path: LLMSpec | str | Path, cache_path: str | Path | None = None, desc: str = "llm",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from explainrec.errors import LLMUnavailable
+from explainrec.llm.render import plain_prompt
 from explainrec.llm.spec import BUNDLED, LLMSpec
 from explainrec.llm.types import ChatRequest, Completion, GenParams, truncate_at_stop
 
@@ -55,12 +56,6 @@ def pick_dtype(dtype: str, device: str) -> Any:
     if device == "cpu" and cpu_has_amx_bf16():
         return torch.bfloat16
     return torch.float32
-
-
-def plain_prompt(messages: Sequence[tuple[str, str]]) -> str:
-    """Fallback for tokenizers without a chat template: ``System:/User:/Assistant:`` lines."""
-    lines = [f"{role.capitalize()}: {content}" for role, content in messages]
-    return "\n".join(lines) + "\nAssistant:"
 
 
 def count_new_tokens(ids: Sequence[int], eos_ids: set[int], pad_id: int | None) -> int:

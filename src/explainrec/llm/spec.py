@@ -8,7 +8,7 @@ entry and returns an :class:`LLMSpec`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from explainrec.errors import ParamError
@@ -16,6 +16,7 @@ from explainrec.errors import ParamError
 BACKENDS = ("transformers", "openai")
 #: the one model materialised from a registry package by the assets stage
 BUNDLED = "bundled:smollm2-135m"
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
@@ -50,51 +51,37 @@ class LLMSpec:
     identity: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        from explainrec.config import check_choice, check_int, check_number
+
+        check_choice(self.backend, "backend", BACKENDS)
+        if not self.model or not isinstance(self.model, str):
+            raise ParamError("model", "a model folder, hub id, served model name or " + BUNDLED, self.model)
+        if self.backend == "openai" and not str(self.base_url).startswith(("http://", "https://")):
+            raise ParamError("base_url", "an http(s) URL of an OpenAI-compatible server, e.g. http://localhost:11434/v1",
+                             self.base_url)
+        for key in ("batch_size", "concurrency", "max_new_tokens"):
+            check_int(getattr(self, key), key)
+        for key in ("threads", "max_retries"):
+            check_int(getattr(self, key), key, 0)
+        for key, lo, hi in (("temperature", 0.0, 2.0), ("top_p", 0.0, 1.0), ("timeout_s", 0.0, 86400.0)):
+            check_number(getattr(self, key), key, lo, hi)
+        check_choice(self.dtype, "dtype", DTYPES)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "LLMSpec":
-        return cls(**d)
 
     def cache_identity(self) -> str:
         return self.identity or f"{self.backend}:{self.model}"
 
 
-_FIELDS = {f.name for f in fields(LLMSpec)} - {"name", "identity", "extra"}
-
-
 def resolve_llm(name: str, catalogue: dict[str, Any], param: str = "llm") -> LLMSpec:
     """Validate ``name`` (the value of the params key ``param``) against ``catalogue``
-    and return its :class:`LLMSpec`."""
+    and return its :class:`LLMSpec` (every key of the entry checked, named ``llms.<name>.<key>``)."""
+    from explainrec.config import from_section
+
     if not isinstance(catalogue, dict) or not catalogue:
         raise ParamError("llms", "a non-empty mapping of model names to entries", catalogue)
     if not isinstance(name, str) or name not in catalogue:
         raise ParamError(param, f"one of {', '.join(sorted(catalogue))}", name)
-    entry = catalogue[name]
-    where = f"llms.{name}"
-    if not isinstance(entry, dict):
-        raise ParamError(where, "a mapping with at least 'backend' and 'model'", entry)
-    unknown = sorted(set(entry) - _FIELDS)
-    if unknown:
-        raise ParamError(f"{where}.{unknown[0]}", f"one of the known keys {', '.join(sorted(_FIELDS))}", unknown[0])
-    backend = entry.get("backend")
-    if backend not in BACKENDS:
-        raise ParamError(f"{where}.backend", f"one of {', '.join(BACKENDS)}", backend)
-    if not entry.get("model") or not isinstance(entry.get("model"), str):
-        raise ParamError(f"{where}.model", "a model folder, hub id, served model name or " + BUNDLED, entry.get("model"))
-    if backend == "openai" and not str(entry.get("base_url", "")).startswith(("http://", "https://")):
-        raise ParamError(f"{where}.base_url", "an http(s) URL of an OpenAI-compatible server, e.g. http://localhost:11434/v1",
-                         entry.get("base_url"))
-    for key in ("batch_size", "concurrency", "max_new_tokens"):
-        if key in entry and (not isinstance(entry[key], int) or isinstance(entry[key], bool) or entry[key] < 1):
-            raise ParamError(f"{where}.{key}", "a positive integer", entry[key])
-    for key in ("threads", "max_retries"):
-        if key in entry and (not isinstance(entry[key], int) or entry[key] < 0):
-            raise ParamError(f"{where}.{key}", "an integer >= 0", entry[key])
-    for key, lo, hi in (("temperature", 0.0, 2.0), ("top_p", 0.0, 1.0), ("timeout_s", 0.0, 86400.0)):
-        if key in entry and (not isinstance(entry[key], (int, float)) or not lo <= entry[key] <= hi):
-            raise ParamError(f"{where}.{key}", f"a number in [{lo}, {hi}]", entry[key])
-    if entry.get("dtype", "auto") not in ("auto", "float32", "bfloat16", "float16"):
-        raise ParamError(f"{where}.dtype", "one of auto, float32, bfloat16, float16", entry.get("dtype"))
-    return LLMSpec(name=name, **entry)
+    return from_section(LLMSpec, catalogue[name], f"llms.{name}", name=name, identity="", extra={})

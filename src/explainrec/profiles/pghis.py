@@ -22,7 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-from explainrec.errors import InputError, ParamError
+from explainrec.config import check_bool, check_int
+from explainrec.errors import InputError
 from explainrec.llm import LLM, ChatRequest
 from explainrec.profiles.prompts import SYSTEM, agg_prompt, init_item_prompt, init_user_prompt
 from explainrec.seeding import stable_rng
@@ -51,11 +52,8 @@ class ProfileConfig:
     def __post_init__(self) -> None:
         for name, lo in (("layers", 0), ("neighbors", 1), ("max_history", 1), ("max_item_reviews", 0),
                          ("max_review_chars", 20), ("max_new_tokens", 8)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-                raise ParamError(f"profiles.{name}", f"an integer >= {lo}", v)
-        if not isinstance(self.passthrough, bool):
-            raise ParamError("profiles.passthrough", "true or false", self.passthrough)
+            check_int(getattr(self, name), name, lo, expected=f"an integer >= {lo}")
+        check_bool(self.passthrough, "passthrough")
 
 
 @dataclass

@@ -4,8 +4,7 @@
 * :mod:`explainrec.sft.data`: train/test pairs from profiles plus CPEG or reference explanations
 * :mod:`explainrec.sft.train`: trl ``SFTTrainer`` (LoRA merged, or full fine-tuning)
 * :mod:`explainrec.sft.generate`: explanations for the test pairs through the LLM layer, scored
+
+The modules are imported one by one (nothing is re-exported here), so a stage
+depends only on the modules it uses.
 """
-
-from explainrec.sft.prompt import INSTRUCTION, RESPONSE_PREFIX, build_prompt, chat_request, normalise_target, strip_prefix
-
-__all__ = ["INSTRUCTION", "RESPONSE_PREFIX", "build_prompt", "chat_request", "normalise_target", "strip_prefix"]

@@ -1,13 +1,15 @@
 """Training and test pairs for supervised fine-tuning: profiles in, explanation out.
 
 A pair is a (user, item) interaction of the train or test split with a target
-explanation. ``targets`` says where the explanation comes from:
+explanation. ``targets`` says where the explanation comes from, and dvc.yaml
+reads that stage's folder ``data/<targets>``:
 
-* ``cpeg``: the contrastive-prompting explanations (``<cpeg>/explanations.parquet``,
+* ``cpeg``: the contrastive-prompting explanations (``data/cpeg/explanations.parquet``,
   paper 000 §3.2). Pairs CPEG never solved (``verified`` false) are left out
   unless ``include_unverified``.
-* ``reference``: the dataset's own reference explanations (the ``explanation``
-  column of ``<splits>/{train,test}.parquet``, e.g. XRec's released sets).
+* ``reference``: the dataset's own reference explanations, as the reference stage
+  writes them (``data/reference/explanations.parquet``, from the ``explanation``
+  column of the splits, e.g. XRec's released sets); all count as verified.
 
 Pairs whose user or item has no profile, or whose explanation is empty, are
 left out and counted in the returned statistics.
@@ -22,11 +24,11 @@ from typing import Any
 import pandas as pd
 
 from explainrec.errors import InputError, ParamError
+from explainrec.sft.params import TARGETS
 from explainrec.sft.prompt import build_prompt, normalise_target
 
-TARGETS = ("cpeg", "reference")
-CPEG_FILE = "explanations.parquet"
-CPEG_COLUMNS = ("split", "user_id", "item_id", "explanation", "verified")
+TARGETS_FILE = "explanations.parquet"
+TARGET_COLUMNS = ("split", "user_id", "item_id", "explanation", "verified")
 SPLITS = ("train", "test")
 #: the columns of every pair table
 PAIR_COLUMNS = ["user_id", "item_id", "user_profile", "item_profile", "prompt", "target", "reference"]
@@ -65,44 +67,30 @@ class SFTData:
         raise InputError(self.sources.get(split, "(targets)"), "explanation", expected + ")", got)
 
 
-def read_cpeg(folder: str | Path) -> pd.DataFrame:
-    """``<folder>/explanations.parquet`` with its columns checked."""
-    path = Path(folder) / CPEG_FILE
+def read_targets(folder: str | Path, targets: str = "cpeg") -> pd.DataFrame:
+    """``<folder>/explanations.parquet`` (the cpeg or the reference stage's) with its columns checked;
+    reference targets must not be empty."""
+    path = Path(folder) / TARGETS_FILE
     if not path.exists():
-        raise InputError(path, "(file)", "the explanations the cpeg stage writes; run `dvc repro cpeg` "
-                                         "or set sft.targets: reference")
+        raise InputError(path, "(file)", f"the explanations the {targets} stage writes; run `dvc repro {targets}`")
     df = pd.read_parquet(path)
-    for col in CPEG_COLUMNS:
+    for col in TARGET_COLUMNS:
         if col not in df.columns:
-            raise InputError(path, col, f"a column '{col}' (cpeg output: {', '.join(CPEG_COLUMNS)})")
+            raise InputError(path, col, f"a column '{col}' ({targets} output: {', '.join(TARGET_COLUMNS)})")
     bad = sorted(set(df["split"].astype(str)) - set(SPLITS))
     if bad:
         raise InputError(path, "split", "'train' or 'test'", bad[0])
+    if targets == "reference" and df.empty:
+        raise InputError(path, "explanation", "reference explanations; this dataset ships none, so set "
+                                              "sft.targets: cpeg", "none")
     return df
 
 
-def cpeg_targets(df: pd.DataFrame, include_unverified: bool = False) -> dict[str, pd.DataFrame]:
-    """``{split: (user_id, item_id, explanation)}`` from a CPEG table; unverified rows dropped
+def split_targets(df: pd.DataFrame, include_unverified: bool = False) -> dict[str, pd.DataFrame]:
+    """``{split: (user_id, item_id, explanation)}`` from a targets table; unverified rows dropped
     unless ``include_unverified`` (a missing ``verified`` counts as false)."""
     keep = df if include_unverified else df[df["verified"].fillna(False).astype(bool)]
     return {s: _clean(keep[keep["split"].astype(str) == s]) for s in SPLITS}
-
-
-def reference_targets(splits_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """``{split: (user_id, item_id, explanation)}`` from the dataset's reference explanations."""
-    out = {}
-    for s in SPLITS:
-        path = Path(splits_dir) / f"{s}.parquet"
-        if not path.exists():
-            raise InputError(path, "(file)", "the split stage's output; run `dvc repro split`")
-        df = pd.read_parquet(path)
-        hint = "reference explanations; this dataset ships none, so set sft.targets: cpeg"
-        if "explanation" not in df.columns:
-            raise InputError(path, "explanation", f"a column 'explanation' with {hint}")
-        if not df["explanation"].fillna("").astype(str).str.strip().any():
-            raise InputError(path, "explanation", f"non-empty {hint}", "all empty")
-        out[s] = _clean(df)
-    return out
 
 
 def _clean(df: pd.DataFrame) -> pd.DataFrame:
@@ -130,27 +118,23 @@ def build_pairs(targets: pd.DataFrame, users: dict[str, str], items: dict[str, s
     return pd.DataFrame(rows, columns=PAIR_COLUMNS), {"no_profile": no_profile, "empty_explanation": empty}
 
 
-def load_sft_data(profiles: str | Path, cpeg: str | Path, splits: str | Path, targets: str = "cpeg",
+def load_sft_data(profiles: str | Path, targets_dir: str | Path, targets: str = "cpeg",
                   include_unverified: bool = False, user_layer: int = -1, item_layer: int = -1) -> SFTData:
-    """Read profiles and targets from the stage folders and build both pair tables."""
+    """Read profiles and the targets table (``targets_dir``: the cpeg or the reference stage's
+    folder, as ``targets`` says) and build both pair tables."""
     from explainrec.profiles.store import load_profiles
 
     if targets not in TARGETS:
         raise ParamError("sft.targets", f"one of {', '.join(TARGETS)}", targets)
-    stats: dict[str, Any] = {}
-    if targets == "cpeg":
-        raw = read_cpeg(cpeg)
-        by_split = cpeg_targets(raw, include_unverified)
-        sources = {s: Path(cpeg) / CPEG_FILE for s in SPLITS}
-        unverified = ~raw["verified"].fillna(False).astype(bool)
-        stats["cpeg_rows"] = int(len(raw))
-        for s in SPLITS:
-            dropped = 0 if include_unverified else int((unverified & (raw["split"].astype(str) == s)).sum())
-            stats[f"{s}_left_out_unverified"] = dropped
-        stats["unverified_dropped"] = sum(stats[f"{s}_left_out_unverified"] for s in SPLITS)
-    else:
-        by_split = reference_targets(splits)
-        sources = {s: Path(splits) / f"{s}.parquet" for s in SPLITS}
+    raw = read_targets(targets_dir, targets)
+    by_split = split_targets(raw, include_unverified)
+    sources = {s: Path(targets_dir) / TARGETS_FILE for s in SPLITS}
+    unverified = ~raw["verified"].fillna(False).astype(bool)
+    stats: dict[str, Any] = {"target_rows": int(len(raw))}
+    for s in SPLITS:
+        stats[f"{s}_left_out_unverified"] = 0 if include_unverified else int(
+            (unverified & (raw["split"].astype(str) == s)).sum())
+    stats["unverified_dropped"] = sum(stats[f"{s}_left_out_unverified"] for s in SPLITS)
     users, items = load_profiles(profiles, user_layer, item_layer)
     tables = {}
     for s in SPLITS:

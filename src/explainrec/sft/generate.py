@@ -11,43 +11,14 @@ every explainer is scored by the same code.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from explainrec.config import check_count, check_section
-from explainrec.errors import InputError, ParamError
+from explainrec.errors import InputError
+from explainrec.sft.params import GenerateParams
 from explainrec.sft.prompt import chat_request
-
-
-@dataclass(frozen=True)
-class GenerateParams:
-    """The ``generate`` section of params.yaml (validated by :meth:`from_dict`)."""
-
-    max_new_tokens: int = 96
-    batch_size: int = 32
-    user_layer: int = -1
-    item_layer: int = -1
-    threads: int = 0
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None, where: str = "generate") -> "GenerateParams":
-        d = check_section(d, where, (f.name for f in fields(cls)))
-        p = cls(**d)
-        for key in ("max_new_tokens", "batch_size"):
-            check_count(getattr(p, key), f"{where}.{key}")
-        for key in ("user_layer", "item_layer"):
-            v = getattr(p, key)
-            if not isinstance(v, int) or isinstance(v, bool) or v < -1:
-                raise ParamError(f"{where}.{key}", "an integer >= -1 (-1: last layer)", v)
-        if not isinstance(p.threads, int) or p.threads < 0:
-            raise ParamError(f"{where}.threads", "an integer >= 0", p.threads)
-        return p
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def open_model_llm(model: str | Path, params: GenerateParams, cache_path: str | Path | None = None,
@@ -65,7 +36,7 @@ def open_model_llm(model: str | Path, params: GenerateParams, cache_path: str | 
     return open_llm(spec, cache_path, desc=f"generate ({name})", progress=progress)
 
 
-def generate_explanations(llm: Any, pairs: pd.DataFrame, max_new_tokens: int = 96) -> pd.DataFrame:
+def explain_pairs(llm: Any, pairs: pd.DataFrame, max_new_tokens: int = 96) -> pd.DataFrame:
     """``user_id, item_id, explanation, reference`` for each row of a pair table (greedy decoding)."""
     requests = [chat_request(u, i, max_new_tokens=max_new_tokens)
                 for u, i in zip(pairs["user_profile"], pairs["item_profile"])]
@@ -78,7 +49,7 @@ def generate_explanations(llm: Any, pairs: pd.DataFrame, max_new_tokens: int = 9
     })
 
 
-def run_generate(model: str | Path, profiles: str | Path, cpeg: str | Path, splits: str | Path,
+def run_generate(model: str | Path, profiles: str | Path, targets_dir: str | Path,
                  out: str | Path, params: GenerateParams, targets: str = "cpeg",
                  include_unverified: bool = False, cache_path: str | Path | None = None,
                  progress: bool = True) -> dict[str, Any]:
@@ -94,10 +65,10 @@ def run_generate(model: str | Path, profiles: str | Path, cpeg: str | Path, spli
     from explainrec.sft.data import load_sft_data
 
     t0 = time.perf_counter()
-    data = load_sft_data(profiles, cpeg, splits, targets, include_unverified, params.user_layer, params.item_layer)
+    data = load_sft_data(profiles, targets_dir, targets, include_unverified, params.user_layer, params.item_layer)
     data.require("test")
     llm = open_model_llm(model, params, cache_path, progress=progress)
-    table = generate_explanations(llm, data.test, params.max_new_tokens)
+    table = explain_pairs(llm, data.test, params.max_new_tokens)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out / "explanations.parquet", index=False)

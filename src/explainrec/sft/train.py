@@ -21,103 +21,13 @@ import os
 import tempfile
 import time
 import warnings
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from explainrec.config import check_count, check_section
 from explainrec.errors import LLMUnavailable, ParamError
-
-METHODS = ("lora", "full")
-#: learning rate used when ``learning_rate`` is null: LoRA's usual 2e-4, the paper's 1e-5 for full fine-tuning
-DEFAULT_LR = {"lora": 2e-4, "full": 1e-5}
-
-
-@dataclass(frozen=True)
-class SFTParams:
-    """The ``sft`` section of params.yaml (validated by :meth:`from_dict`)."""
-
-    method: str = "lora"
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
-    learning_rate: float | None = None  # None: DEFAULT_LR[method]
-    # defaults: 64 pairs x 1 epoch = 16 LoRA steps, 158 s on 2 idle cores with SmolLM2-135M
-    epochs: float = 1.0
-    batch_size: int = 4
-    grad_accum: int = 1
-    eval_batch_size: int = 8
-    max_length: int = 512
-    max_train_pairs: int | None = 64  # seeded sample of the train pairs (the paper samples 20,000); None: all
-    max_eval_pairs: int | None = 24  # seeded sample of the test pairs for the eval loss; None: all
-    logging_steps: int = 2
-    warmup: float = 0.05  # fraction of the optimiser steps with a linear warm-up
-    eval_on_start: bool = True  # also measure the test loss before training
-    targets: str = "cpeg"  # cpeg | reference
-    include_unverified: bool = False
-    user_layer: int = -1
-    item_layer: int = -1
-    threads: int = 0  # torch CPU threads; 0 = all cores
-
-    @property
-    def lr(self) -> float:
-        return float(self.learning_rate) if self.learning_rate is not None else DEFAULT_LR[self.method]
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None, where: str = "sft") -> "SFTParams":
-        """Validate a params mapping; unknown keys and bad values raise :class:`ParamError`."""
-        d = check_section(d, where, (f.name for f in fields(cls)))
-        if "target_modules" in d:
-            tm = d["target_modules"]
-            if isinstance(tm, str):
-                tm = [m.strip() for m in tm.split(",") if m.strip()]
-            if not isinstance(tm, (list, tuple)) or not tm or not all(isinstance(m, str) and m for m in tm):
-                raise ParamError(f"{where}.target_modules", "a non-empty list of module names, e.g. [q_proj, v_proj]", tm)
-            d["target_modules"] = tuple(tm)
-        p = cls(**d)
-        p.validate(where)
-        return p
-
-    def validate(self, where: str = "sft") -> None:
-        from explainrec.sft.data import TARGETS
-
-        def bad(key: str, expected: str) -> ParamError:
-            return ParamError(f"{where}.{key}", expected, getattr(self, key))
-
-        if self.method not in METHODS:
-            raise bad("method", f"one of {', '.join(METHODS)}")
-        if self.targets not in TARGETS:
-            raise bad("targets", f"one of {', '.join(TARGETS)}")
-        for key in ("lora_r", "lora_alpha", "batch_size", "grad_accum", "eval_batch_size", "max_length", "logging_steps"):
-            check_count(getattr(self, key), f"{where}.{key}")
-        for key in ("max_train_pairs", "max_eval_pairs"):
-            check_count(getattr(self, key), f"{where}.{key}", "a positive integer, or null for all pairs",
-                        none_ok=True)
-        for key in ("user_layer", "item_layer", "threads"):
-            v = getattr(self, key)
-            if not isinstance(v, int) or isinstance(v, bool) or v < (-1 if key != "threads" else 0):
-                raise bad(key, "an integer >= -1 (-1: last layer)" if key != "threads" else "an integer >= 0")
-        if not isinstance(self.epochs, (int, float)) or isinstance(self.epochs, bool) or not 0 < self.epochs <= 1000:
-            raise bad("epochs", "a number in (0, 1000]")
-        if self.learning_rate is not None and (not isinstance(self.learning_rate, (int, float))
-                                               or isinstance(self.learning_rate, bool) or not 0 < self.learning_rate < 1):
-            raise bad("learning_rate", "a number in (0, 1), or null for the method's default (lora 2e-4, full 1e-5)")
-        if not isinstance(self.lora_dropout, (int, float)) or not 0 <= self.lora_dropout < 1:
-            raise bad("lora_dropout", "a number in [0, 1)")
-        if not isinstance(self.warmup, (int, float)) or not 0 <= self.warmup < 1:
-            raise bad("warmup", "a fraction in [0, 1)")
-        for key in ("eval_on_start", "include_unverified"):
-            if not isinstance(getattr(self, key), bool):
-                raise bad(key, "true or false")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["target_modules"] = list(self.target_modules)
-        return d
-
+from explainrec.sft.params import SFTParams
 
 def to_trl_dataset(pairs: pd.DataFrame, tokenizer: Any) -> Any:
     """A trl prompt-completion ``Dataset`` for a pair table (columns ``prompt``, ``target``).
@@ -129,7 +39,7 @@ def to_trl_dataset(pairs: pd.DataFrame, tokenizer: Any) -> Any:
     """
     from datasets import Dataset
 
-    from explainrec.llm.local import plain_prompt
+    from explainrec.llm.render import plain_prompt
 
     if getattr(tokenizer, "chat_template", None):
         prompts = [[{"role": "user", "content": p}] for p in pairs["prompt"]]
@@ -325,9 +235,10 @@ def sample_pairs(pairs: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     return pairs.sample(n=n, random_state=seed).sort_index().reset_index(drop=True)
 
 
-def run_sft(profiles: str | Path, cpeg: str | Path, splits: str | Path, base: str | Path, out: str | Path,
+def run_sft(profiles: str | Path, targets: str | Path, base: str | Path, out: str | Path,
             params: SFTParams, seed: int, progress: bool = True) -> dict[str, Any]:
-    """The sft stage: build the pairs, sample ``max_train_pairs`` / ``max_eval_pairs`` (seeded),
+    """The sft stage: build the pairs from the profiles and the targets folder (the stage
+    that ``params.targets`` names), sample ``max_train_pairs`` / ``max_eval_pairs`` (seeded),
     fine-tune ``base`` and write ``out/model/`` and ``out/loss.csv``; return the metrics.
 
     ``out`` should be a temporary folder that the caller renames into place.
@@ -338,7 +249,7 @@ def run_sft(profiles: str | Path, cpeg: str | Path, splits: str | Path, base: st
         import datasets
 
         datasets.disable_progress_bars()
-    data = load_sft_data(profiles, cpeg, splits, params.targets, params.include_unverified,
+    data = load_sft_data(profiles, targets, params.targets, params.include_unverified,
                          params.user_layer, params.item_layer)
     train = sample_pairs(data.train, params.max_train_pairs, seed)
     test = sample_pairs(data.test, params.max_eval_pairs, seed)

@@ -1,6 +1,6 @@
 """CPEG: contrastive prompting for verified ground-truth explanations (paper 000 §3.2).
 
-    python stages/explain.py --negatives data/negatives --splits data/splits --filtered data/filtered --profiles data/profiles --llm data/assets/llm/llm.json --out data/cpeg --metrics metrics/explain.json
+    python stages/cpeg.py --negatives data/negatives --splits data/splits --filtered data/filtered --profiles data/profiles --llm data/assets/llm/llm.json --out data/cpeg --metrics metrics/cpeg.json
 
 Reads ``cpeg`` (max_retries, max_new_tokens, profile_layer, max_review_chars,
 max_profile_chars) and ``seed`` from params.yaml; writes
@@ -16,43 +16,41 @@ from pathlib import Path
 
 import click
 
-from common import load_params, one_line_errors, section
+from common import FILTERED, LLM, METRICS, NEGATIVES, OUT, PROFILES, SPLITS, load_params, one_line_errors, \
+    params_option, read_section, seed
 
 OUT_FILE = "explanations.parquet"
 
 
 @click.command()
-@click.option("--params", "params_path", default="params.yaml", show_default=True)
-@click.option("--negatives", type=click.Path(path_type=Path), default=Path("data/negatives"), show_default=True)
-@click.option("--splits", type=click.Path(path_type=Path), default=Path("data/splits"), show_default=True)
-@click.option("--filtered", type=click.Path(path_type=Path), default=Path("data/filtered"), show_default=True)
-@click.option("--profiles", type=click.Path(path_type=Path), default=Path("data/profiles"), show_default=True)
-@click.option("--llm", "llm_path", type=click.Path(path_type=Path), default=Path("data/assets/llm/llm.json"),
-              show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("data/cpeg"), show_default=True)
-@click.option("--metrics", type=click.Path(path_type=Path), default=Path("metrics/explain.json"), show_default=True)
+@params_option
+@NEGATIVES
+@SPLITS
+@FILTERED
+@PROFILES
+@LLM
+@OUT
+@METRICS
 @one_line_errors
-def main(params_path: str, negatives: Path, splits: Path, filtered: Path, profiles: Path, llm_path: Path, out: Path,
+def main(params_path: str, negatives: Path, splits: Path, filtered: Path, profiles: Path, llm_json: Path, out: Path,
          metrics: Path) -> None:
     import pandas as pd
 
-    from explainrec.cpeg.loop import config_from_section, generate_explanations, write_explanations
+    from explainrec.cpeg.loop import CPEGConfig, run_cpeg, write_explanations
     from explainrec.cpeg.negatives import FILE, read_negatives
     from explainrec.io import atomic_dir, read_table, write_json
     from explainrec.llm import open_llm
     from explainrec.profiles.store import load_profiles
 
     params = load_params(params_path)
-    config, layer = config_from_section(section(params, "cpeg"), int(section(params, "seed")))
-
+    config = read_section(params, "cpeg", CPEGConfig, seed=seed(params))
     table = read_negatives(negatives / FILE)
     interactions = pd.concat([read_table(splits / f"{s}.parquet", s + " split") for s in ("train", "test")],
                              ignore_index=True)
     items = read_table(filtered / "items.parquet", "items")
-    users, item_profiles = load_profiles(profiles, user_layer=layer, item_layer=layer)
-    llm = open_llm(llm_path, desc="cpeg")
-    result = generate_explanations(table, interactions, items, users, item_profiles, llm, config,
-                                   source=str(negatives / FILE))
+    users, item_profiles = load_profiles(profiles, user_layer=config.profile_layer, item_layer=config.profile_layer)
+    llm = open_llm(llm_json, desc="cpeg")
+    result = run_cpeg(table, interactions, items, users, item_profiles, llm, config, source=str(negatives / FILE))
     with atomic_dir(out) as tmp:
         write_explanations(result.table, tmp / OUT_FILE)
     write_json(metrics, {**result.metrics, "llm": llm.stats.as_metrics()})

@@ -8,7 +8,7 @@ import pytest
 from explainrec.config import from_section
 from explainrec.errors import ParamError
 from explainrec.evaluation.ground_truth import KM
-from explainrec.evaluation.ground_truth_run import REWRITE_FILE, GroundTruthParams, run_rewrite
+from explainrec.experiments.ground_truth import REWRITE_FILE, GroundTruthParams, run_rewrite
 
 VARIANTS = {"k0_m7": {"k": 0, "m": 7}, "k2_m5": {"k": 2, "m": 5}}
 
@@ -25,7 +25,7 @@ def test_params_from_section_and_variant_lookup():
     ({"include_unverified": "yes", "variants": VARIANTS}, "ground_truth.include_unverified"),
     ({"rewrite_max_new_tokens": 0, "variants": VARIANTS}, "ground_truth.rewrite_max_new_tokens"),
     ({"variants": {}}, "ground_truth.variants"),
-    ({"variants": {"bad": {"k": 1}}}, "ground_truth.variants.bad"),
+    ({"variants": {"bad": {"k": 1}}}, "ground_truth.variants.bad.m"),
     ({"variants": VARIANTS, "pairs": 3}, "ground_truth.pairs"),
 ])
 def test_bad_sections_name_the_param(section, param):

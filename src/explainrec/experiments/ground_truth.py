@@ -11,12 +11,13 @@ returns its metrics. The comparison itself lives in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from explainrec.config import check_bool, check_int, from_section
 from explainrec.errors import ParamError
 from explainrec.evaluation.ground_truth import KM
 
@@ -37,25 +38,27 @@ class GroundTruthParams:
     max_pairs: int | None = 8
     include_unverified: bool = True
     rewrite_max_new_tokens: int = 80
-    variants: Mapping[str, Any] = field(default_factory=dict)
+    variants: Mapping[str, KM] = field(default_factory=lambda: {
+        name: {"k": k, "m": m} for name, k, m in (("k0_m7", 0, 7), ("k2_m5", 2, 5), ("k5_m2", 5, 2), ("k2_m10", 2, 10))})
 
     def __post_init__(self) -> None:
-        from explainrec.config import check_count
-
-        check_count(self.max_pairs, "ground_truth.max_pairs", "a positive integer, or null for every test pair",
-                    none_ok=True)
-        if not isinstance(self.include_unverified, bool):
-            raise ParamError("ground_truth.include_unverified", "true or false", self.include_unverified)
-        check_count(self.rewrite_max_new_tokens, "ground_truth.rewrite_max_new_tokens")
+        check_int(self.max_pairs, "max_pairs", none_ok=True, expected="a positive integer, or null for every test pair")
+        check_bool(self.include_unverified, "include_unverified")
+        check_int(self.rewrite_max_new_tokens, "rewrite_max_new_tokens")
         if not isinstance(self.variants, Mapping) or not self.variants:
-            raise ParamError("ground_truth.variants", "a mapping of names to {k, m}", self.variants)
+            raise ParamError("variants", "a mapping of names to {k, m}", self.variants)
+        variants = {}
         for name, d in self.variants.items():
-            KM.from_dict(name, d)
+            try:
+                variants[name] = d if isinstance(d, KM) else from_section(KM, d, str(name), name=str(name))
+            except ParamError as exc:
+                raise ParamError(f"variants.{exc.param}", exc.expected, exc.got) from None
+        object.__setattr__(self, "variants", variants)
 
     def variant(self, name: str) -> KM:
         if name not in self.variants:
             raise ParamError("ground_truth.variants", f"an entry '{name}'", sorted(self.variants))
-        return KM.from_dict(name, self.variants[name])
+        return self.variants[name]
 
 
 def compared_pairs(negatives: str | Path, max_pairs: int | None, seed: int) -> pd.DataFrame:
@@ -82,30 +85,31 @@ def split_reviews(splits: str | Path) -> dict[tuple[str, str], str | None]:
 
 
 def run_cpeg_variant(km: KM, pairs: pd.DataFrame, splits: str | Path, filtered: str | Path, profiles: str | Path,
-                     encoder: str | Path, llm: Any, cpeg: Any, cpeg_layer: int, negatives_layer: int, seed: int,
+                     encoder: str | Path, llm: Any, negatives: Any, cpeg: Any, seed: int,
                      out: str | Path) -> dict[str, Any]:
     """CPEG with ``km.k`` hard and ``km.m`` random negatives on ``pairs``.
 
-    Negatives are mined as the negatives stage mines them (profiles of
-    ``negatives_layer``, the sentence encoder in ``encoder``); ``cpeg`` is the
-    :class:`~explainrec.cpeg.loop.CPEGConfig` of the cpeg stage, whose prompts see the
-    profiles of ``cpeg_layer``. With the negatives stage's (k, m) the prompts are the
-    cpeg stage's, so they come from the response cache. Writes ``out/explanations.parquet``.
+    Negatives are mined as the negatives stage mines them: ``negatives`` is its
+    :class:`~explainrec.cpeg.negatives.NegativeConfig` (the profile layer it encodes; its
+    k, m and caps give way to the variant's and the sampled pairs), with the sentence encoder
+    in ``encoder``. ``cpeg`` is the :class:`~explainrec.cpeg.loop.CPEGConfig` of the cpeg
+    stage. With the negatives stage's (k, m) the prompts are the cpeg stage's, so they come
+    from the response cache. Writes ``out/explanations.parquet``.
     """
-    from explainrec.cpeg.loop import generate_explanations, write_explanations
-    from explainrec.cpeg.negatives import NegativeConfig, load_encoder, sample_negatives
+    from explainrec.cpeg.loop import run_cpeg, write_explanations
+    from explainrec.cpeg.negatives import load_encoder, sample_negatives
     from explainrec.io import read_table
     from explainrec.profiles.store import load_profiles
 
     where = f"ground_truth.variants.{km.name}"
     interactions = read_table(Path(filtered) / "interactions.parquet", "interactions")
-    users, items = load_profiles(profiles, user_layer=negatives_layer, item_layer=negatives_layer)
+    layer = negatives.profile_layer
+    users, items = load_profiles(profiles, user_layer=layer, item_layer=layer)
     mined = sample_negatives({"test": pairs}, interactions, users, items, load_encoder(encoder),
-                             NegativeConfig(km.k, km.m, where=where), seed)
+                             replace(negatives, k=km.k, m=km.m, max_train=None, max_test=None), seed, where=where)
     item_table = read_table(Path(filtered) / "items.parquet", "items")
-    users, item_profiles = load_profiles(profiles, user_layer=cpeg_layer, item_layer=cpeg_layer)
-    result = generate_explanations(mined.table, _split_rows(splits), item_table, users, item_profiles, llm, cpeg,
-                                   source=where)
+    users, item_profiles = load_profiles(profiles, user_layer=cpeg.profile_layer, item_layer=cpeg.profile_layer)
+    result = run_cpeg(mined.table, _split_rows(splits), item_table, users, item_profiles, llm, cpeg, source=where)
     write_explanations(result.table, Path(out) / CPEG_FILE)
     return {"variant": km.name, "k": km.k, "m": km.m, **result.metrics["test"],
             "negatives": mined.metrics["test"], "llm": llm.stats.as_metrics()}

@@ -21,14 +21,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from explainrec.config import check_layer
-from explainrec.errors import ParamError
+from explainrec.config import check_bool, check_layer
 
 
 @dataclass(frozen=True)
 class AblationVariant:
-    """One entry of the ``ablations`` section: ``sft`` (fine-tune or use the base model
-    as it is), ``user_layer`` / ``item_layer`` (0: initial profiles, -1: last layer)."""
+    """One entry ``ablations.<name>``: ``sft`` (fine-tune, or use the base model as it is),
+    ``user_layer`` / ``item_layer`` (0: initial profiles, -1: last layer)."""
 
     name: str
     sft: bool = True
@@ -36,15 +35,12 @@ class AblationVariant:
     item_layer: int = -1
 
     def __post_init__(self) -> None:
-        where = f"ablations.{self.name}"
-        if not isinstance(self.sft, bool):
-            raise ParamError(f"{where}.sft", "true (fine-tune on the variant's profiles) or false (base model)",
-                             self.sft)
-        check_layer(self.user_layer, f"{where}.user_layer")
-        check_layer(self.item_layer, f"{where}.item_layer")
+        check_bool(self.sft, "sft")
+        check_layer(self.user_layer, "user_layer")
+        check_layer(self.item_layer, "item_layer")
 
 
-def run_ablation(variant: AblationVariant, profiles: str | Path, cpeg: str | Path, splits: str | Path,
+def run_ablation(variant: AblationVariant, profiles: str | Path, targets: str | Path,
                  base: str | Path, out: str | Path, sft: Any, generate: Any, seed: int,
                  cache_path: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
     """Build the variant's explainer and explain the test pairs with it.
@@ -64,9 +60,9 @@ def run_ablation(variant: AblationVariant, profiles: str | Path, cpeg: str | Pat
     metrics: dict[str, Any] = {"variant": variant.name, "sft": variant.sft, **layers}
     model = Path(base)
     if variant.sft:
-        metrics["training"] = run_sft(profiles, cpeg, splits, base, out, replace(sft, **layers), seed, progress)
+        metrics["training"] = run_sft(profiles, targets, base, out, replace(sft, **layers), seed, progress)
         model = out / "model"
-    metrics["generation"] = run_generate(model, profiles, cpeg, splits, out, replace(generate, **layers),
+    metrics["generation"] = run_generate(model, profiles, targets, out, replace(generate, **layers),
                                          sft.targets, sft.include_unverified, cache_path, progress)
     metrics["seconds"] = round(time.perf_counter() - t0, 2)
     return metrics
