@@ -71,3 +71,17 @@ def make_project(root: Path, tiny_model: Path, overrides: dict[str, Any]) -> Pat
     dvc(root, "init", "-q")
     dvc(root, "config", "core.analytics", "false")
     return root
+
+
+#: tiny sizes for every LLM stage (the tiny model never solves CPEG, so unverified pairs are kept for SFT)
+TINY = {
+    "profiles": {"layers": 1, "neighbors": 2, "max_new_tokens": 12},
+    "negatives": {"k": 1, "m": 2, "max_train": 6, "max_test": 3},
+    "cpeg": {"max_retries": 1, "max_new_tokens": 12},
+    "sft": {"epochs": 1.0, "batch_size": 4, "max_train_pairs": 6, "max_eval_pairs": 3, "include_unverified": True,
+            "logging_steps": 1},
+    "generate": {"max_new_tokens": 12},
+    "evaluate": {"judge": "tiny-a"},
+    "ground_truth": {"max_pairs": 2, "include_unverified": True, "rewrite_max_new_tokens": 12,
+                     "variants": {"k1_m1": {"k": 1, "m": 1}, "k0_m2": {"k": 0, "m": 2}}},
+}
