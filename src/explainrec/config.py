@@ -2,7 +2,7 @@
 
 Each section has a frozen dataclass in the library whose fields are the
 section's keys and whose defaults are the values in params.yaml
-(``tests/test_params.py`` asserts that the two agree). A stage builds it with
+(``tests/test_config.py`` asserts that the two agree). A stage builds it with
 :func:`from_section`, which rejects unknown keys, lets the dataclass check its
 values in ``__post_init__`` with the ``check_*`` helpers below, and names the
 bad key with its full dotted path (``cpeg.max_retries``) in the one-line

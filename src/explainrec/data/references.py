@@ -17,9 +17,8 @@ from typing import Any
 import pandas as pd
 
 from explainrec.io import read_table
+from explainrec.sft.params import TARGET_COLUMNS
 
-FILE = "explanations.parquet"
-COLUMNS = ("split", "user_id", "item_id", "explanation", "verified")
 SPLITS = ("train", "test")
 
 
@@ -34,7 +33,7 @@ def reference_table(splits: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
         parts.append(pd.DataFrame({"split": s, "user_id": df.loc[keep, "user_id"].astype(str).to_numpy(),
                                    "item_id": df.loc[keep, "item_id"].astype(str).to_numpy(),
                                    "explanation": text[keep].astype(str).to_numpy(), "verified": True},
-                                  columns=list(COLUMNS)))
+                                  columns=list(TARGET_COLUMNS)))
         stats[s] = {"pairs": int(len(df)), "with_reference": int(keep.sum())}
     table = pd.concat(parts, ignore_index=True).astype({"split": "string", "user_id": "string", "item_id": "string",
                                                         "explanation": "string", "verified": "bool"})

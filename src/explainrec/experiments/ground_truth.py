@@ -47,13 +47,9 @@ class GroundTruthParams:
         check_int(self.rewrite_max_new_tokens, "rewrite_max_new_tokens")
         if not isinstance(self.variants, Mapping) or not self.variants:
             raise ParamError("variants", "a mapping of names to {k, m}", self.variants)
-        variants = {}
-        for name, d in self.variants.items():
-            try:
-                variants[name] = d if isinstance(d, KM) else from_section(KM, d, str(name), name=str(name))
-            except ParamError as exc:
-                raise ParamError(f"variants.{exc.param}", exc.expected, exc.got) from None
-        object.__setattr__(self, "variants", variants)
+        object.__setattr__(self, "variants", {
+            name: d if isinstance(d, KM) else from_section(KM, d, f"variants.{name}", name=str(name))
+            for name, d in self.variants.items()})
 
     def variant(self, name: str) -> KM:
         if name not in self.variants:

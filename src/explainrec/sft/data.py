@@ -24,11 +24,9 @@ from typing import Any
 import pandas as pd
 
 from explainrec.errors import InputError, ParamError
-from explainrec.sft.params import TARGETS
+from explainrec.sft.params import TARGET_COLUMNS, TARGETS, TARGETS_FILE
 from explainrec.sft.prompt import build_prompt, normalise_target
 
-TARGETS_FILE = "explanations.parquet"
-TARGET_COLUMNS = ("split", "user_id", "item_id", "explanation", "verified")
 SPLITS = ("train", "test")
 #: the columns of every pair table
 PAIR_COLUMNS = ["user_id", "item_id", "user_profile", "item_profile", "prompt", "target", "reference"]

@@ -13,8 +13,11 @@ from typing import Any
 from explainrec.config import check_bool, check_choice, check_int, check_layer, check_number
 from explainrec.errors import ParamError
 
-#: where the SFT targets come from; each is a stage whose folder ``data/<name>`` holds explanations.parquet
+#: where the SFT targets come from; each is a stage whose folder ``data/<name>`` holds TARGETS_FILE
 TARGETS = ("cpeg", "reference")
+#: the targets table both stages write and SFT reads, and the columns it reads
+TARGETS_FILE = "explanations.parquet"
+TARGET_COLUMNS = ("split", "user_id", "item_id", "explanation", "verified")
 METHODS = ("lora", "full")
 #: learning rate used when ``learning_rate`` is null: LoRA's usual 2e-4, the paper's 1e-5 for full fine-tuning
 DEFAULT_LR = {"lora": 2e-4, "full": 1e-5}
