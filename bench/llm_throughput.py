@@ -15,6 +15,9 @@ Modes (greedy decoding, the same ``--n`` prompts, ``--max-new-tokens`` each):
 (b32) the same backend forced to float32: (b32)/(a) is what batching gives, (b)/(b32)
       what bfloat16 gives. Greedy float32 batched decoding should reproduce (a) exactly;
       the identical-output counts say whether it does.
+(b0)  (b32) without prefix reuse and with finished rows decoding padding to the end, as
+      ``model.generate`` does: (b32)/(b0) is what those two give, and (b0)'s outputs
+      must equal (b32)'s (counted).
 (c)   the project's OpenAI-compatible backend (``OpenAIBackend``, ``--concurrency``
       threads) against ``transformers serve <model> --continuous-batching`` on
       127.0.0.1, started here and always stopped again (skipped with a reason when
@@ -58,11 +61,12 @@ GENRES = ["Animation", "Crime", "Drama", "Romance", "Sci-Fi", "Comedy", "Thrille
 SYSTEM = "You are a recommender system that explains its suggestions in plain language."
 WARM_UP = (SYSTEM, "Say hello.")
 
-MODES = ("a", "b", "b32", "c", "d")
+MODES = ("a", "b", "b32", "b0", "c", "d")
 LABELS = {
     "a": "plain transformers, one at a time",
     "b": "explainrec local, batched",
     "b32": "explainrec local, batched",
+    "b0": "explainrec local, batched, no prefix reuse, no row dropping",
     "c": "explainrec openai -> transformers serve",
     "d": "explainrec openai -> llama.cpp server",
 }
@@ -161,13 +165,13 @@ def _requests(prompts: Sequence[tuple[str, str]], max_new_tokens: int) -> list[A
 
 
 def run_backend(model: str, prompts: Sequence[tuple[str, str]], max_new_tokens: int, batch_size: int,
-                threads: int, dtype: str, mode: str) -> ModeResult:
+                threads: int, dtype: str, mode: str, **spec_extra: Any) -> ModeResult:
     """The project's ``TransformersBackend`` through ``LLM.chat`` (no cache), on the CPU."""
     from explainrec.llm import LLM, ChatRequest, LLMSpec
     from explainrec.llm.local import TransformersBackend
 
     spec = LLMSpec(name="bench", backend="transformers", model=model, dtype=dtype, device="cpu",
-                   batch_size=batch_size, threads=threads)
+                   batch_size=batch_size, threads=threads, **spec_extra)
     t0 = time.perf_counter()
     backend = TransformersBackend(spec)
     load_s = time.perf_counter() - t0
@@ -365,6 +369,9 @@ def run_bench(model: str, n: int = 32, max_new_tokens: int = 64, batch_size: int
     results["b32"] = run_backend(model, prompts, max_new_tokens, batch_size, threads, "float32", "b32")
     log("(b) ...")
     results["b"] = run_backend(model, prompts, max_new_tokens, batch_size, threads, "auto", "b")
+    log("(b0) ...")
+    results["b0"] = run_backend(model, prompts, max_new_tokens, batch_size, threads, "float32", "b0",
+                                prefix_cache_mb=0, drop_finished=False)
     bench_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     why = "--no-server was given" if not server else transformers_serve_unavailable()
@@ -401,7 +408,10 @@ def run_bench(model: str, n: int = 32, max_new_tokens: int = 64, batch_size: int
                      identical_to_a=sum(x == y for x, y in zip(a.texts, r.texts)))
         modes[m] = d
     server_rss = [results[m].server_peak_rss_mib for m in ("c", "d") if results[m].server_peak_rss_mib is not None]
+    from explainrec.llm.machine import machine_facts
+
     return {
+        "machine": machine_facts("cpu", "float32"),
         "model": model, "prompts": n, "max_new_tokens": max_new_tokens, "batch_size": batch_size,
         "threads": _threads(threads), "concurrency": concurrency,
         "prompt_chars_mean": sum(len(s) + len(u) for s, u in prompts) / max(1, n),
@@ -414,7 +424,9 @@ def run_bench(model: str, n: int = 32, max_new_tokens: int = 64, batch_size: int
 
 def report_lines(r: dict[str, Any]) -> list[str]:
     """The printed report: a header, one line per mode, the ratios, the memory."""
-    lines = [f"model {r['model']} on cpu, {r['threads']} threads; {r['prompts']} prompts "
+    mach = r["machine"]
+    lines = [f"machine: {mach['cpu']}, AMX {'yes' if mach['amx'] else 'no'}, {mach['cores']} cores",
+             f"model {r['model']} on cpu, {r['threads']} threads; {r['prompts']} prompts "
              f"(mean {r['prompt_chars_mean']:.0f} chars), max_new_tokens {r['max_new_tokens']}, greedy"]
     n = r["prompts"]
     for m in MODES:
@@ -435,6 +447,10 @@ def report_lines(r: dict[str, Any]) -> list[str]:
     if mo["b32"]["skipped"] is None and mo["b"]["skipped"] is None and mo["b32"]["tok_s"]:
         lines.append(f"(b)/(a) {mo['b']['ratio_to_a']:.2f}x = batching (b32)/(a) {mo['b32']['ratio_to_a']:.2f}x "
                      f"* dtype (b)/(b32) {mo['b']['tok_s'] / mo['b32']['tok_s']:.2f}x ({mo['b']['dtype']})")
+    if mo["b0"]["skipped"] is None and mo["b32"]["skipped"] is None and mo["b0"]["tok_s"]:
+        same = sum(x == y for x, y in zip(r["texts"]["b0"], r["texts"]["b32"]))
+        lines.append(f"(b32)/(b0) {mo['b32']['tok_s'] / mo['b0']['tok_s']:.2f}x = prefix reuse + finished rows "
+                     f"leaving the batch, float32; identical outputs (b32) vs (b0): {same}/{n}")
     servers = ", ".join(f"({m}) {mo[m]['server_peak_rss_mib']:.0f} MiB" for m in ("c", "d")
                         if mo[m].get("server_peak_rss_mib") is not None)
     lines.append(f"peak RSS: bench process {r['bench_peak_rss_mib']:.0f} MiB (largest in-process mode); "

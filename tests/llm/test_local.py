@@ -8,7 +8,8 @@ import pytest
 
 from explainrec.errors import LLMUnavailable
 from explainrec.llm import BUNDLED, ChatRequest, LLMSpec
-from explainrec.llm.local import TransformersBackend, count_new_tokens, cpu_has_amx_bf16, pick_device, pick_dtype
+from explainrec.llm.local import TransformersBackend, pick_device, pick_dtype
+from explainrec.llm.machine import cpu_has_amx_bf16
 from explainrec.llm.render import plain_prompt
 
 WORDS = ("the user rated space operas highly and disliked slow romantic dramas set in small rainy "
@@ -45,15 +46,6 @@ def test_token_counts(tiny_backend):
     long = ChatRequest.of("sys", "hello there " * 10, max_new_tokens=7)
     c1, c2 = tiny_backend.generate([r, long])
     assert c1.prompt_tokens == c.prompt_tokens and c2.prompt_tokens > c1.prompt_tokens
-
-
-def test_count_new_tokens():
-    eos, pad = {102}, 0
-    assert count_new_tokens([5, 6, 102, 0, 0], eos, pad) == 2
-    assert count_new_tokens([5, 6, 7, 0, 0], eos, pad) == 3  # stopped by a stop string, then padded
-    assert count_new_tokens([5, 102, 102], {102}, 102) == 1  # pad == eos
-    assert count_new_tokens([5, 6, 7], eos, pad) == 3
-    assert count_new_tokens([102], eos, pad) == 0
 
 
 def test_stop_strings_truncate(tiny_backend):

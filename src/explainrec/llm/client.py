@@ -40,6 +40,10 @@ class LLMStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
+    #: what the figures were measured on (CPU model, AMX, threads, device, dtype), when the backend says
+    machine: dict[str, Any] | None = None
+    #: the local backend's decoding profile (prefill/decode seconds, reused and padding tokens, ...)
+    decode: dict[str, Any] | None = None
 
     @property
     def tokens_per_s(self) -> float:
@@ -62,7 +66,7 @@ class LLM:
         self.cache = cache
         self.desc = desc
         self.progress = progress
-        self.stats = LLMStats()
+        self.stats = LLMStats(machine=getattr(backend, "machine", None))
 
     @property
     def identity(self) -> str:
@@ -110,6 +114,9 @@ class LLM:
                 st.seconds += dt
                 gen_tokens += sum(c.completion_tokens for c in outs)
                 gen_seconds += dt
+                profile = getattr(self.backend, "profile", None)
+                if profile is not None:
+                    st.decode = profile.as_metrics()
                 bar.update(len(batch))
                 bar.set_postfix_str(f"{gen_tokens / gen_seconds if gen_seconds else 0.0:.1f} tok/s")
         finally:

@@ -30,6 +30,8 @@ class OpenAIBackend:
 
         self.spec = spec
         self.identity = spec.cache_identity()
+        # the model runs on the server: its hardware is not visible from here
+        self.machine = {"backend": "openai", "served_by": spec.base_url, "model": spec.model}
         self.concurrency = max(1, int(spec.concurrency))
         self.preferred_batch = self.concurrency * BATCH_PER_WORKER
         self.url = spec.base_url

@@ -1,10 +1,11 @@
 """In-process generation with ``transformers`` (CPU, CUDA or MPS).
 
-Requests are rendered with the tokenizer's chat template, left-padded and run
-through ``model.generate`` in batches; requests with different
-:class:`GenParams` never share a ``generate`` call. Greedy decoding of a batch
-gives the same text as decoding each prompt alone (left padding plus the
-attention mask), which the tests check.
+Requests are rendered with the tokenizer's chat template and decoded in batches
+by :func:`explainrec.llm.decode.decode_batch` (prefix reuse from a
+:class:`PrefixStore`, finished rows leave the batch); requests with different
+:class:`GenParams` never share a batch. Greedy decoding of a batch gives the
+same text as decoding each prompt alone, with or without prefix reuse, which the
+tests check.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from explainrec.errors import LLMUnavailable
+from explainrec.llm.decode import DecodeProfile, decode_batch
+from explainrec.llm.kvcache import has_sliding_layers
+from explainrec.llm.machine import cpu_has_amx_bf16, machine_facts
+from explainrec.llm.prefix import PrefixStore
 from explainrec.llm.render import plain_prompt
 from explainrec.llm.spec import BUNDLED, LLMSpec
 from explainrec.llm.types import ChatRequest, Completion, GenParams, truncate_at_stop
@@ -32,17 +37,6 @@ def pick_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def cpu_has_amx_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX tiles)."""
-    import torch
-
-    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private, hence the guard
-    try:
-        return bool(probe and probe())
-    except Exception:  # noqa: BLE001 - a failed probe means "no"
-        return False
-
-
 def pick_dtype(dtype: str, device: str) -> Any:
     """``auto`` -> bfloat16 on CUDA when supported (else float16); on CPU bfloat16 where
     the CPU has AMX (bench/llm_throughput.py: about 1.9x the tokens/s of float32 on
@@ -58,36 +52,10 @@ def pick_dtype(dtype: str, device: str) -> Any:
     return torch.float32
 
 
-def count_new_tokens(ids: Sequence[int], eos_ids: set[int], pad_id: int | None) -> int:
-    """Number of really generated tokens in ``ids``: up to (excluding) the first
-    end-of-sequence token, and without the padding ``generate`` appends to
-    sequences that finished early."""
-    n = len(ids)
-    for i, t in enumerate(ids):
-        if t in eos_ids:
-            return i
-    while n > 0 and pad_id is not None and ids[n - 1] == pad_id:
-        n -= 1
-    return n
-
-
 def _is_local_path(model: str) -> bool:
     """A folder path rather than a hub id (``name`` or ``org/name``)."""
     return (model.startswith(("/", "./", "../", "~", ".\\")) or model.count("/") >= 2
             or Path(model).expanduser().exists())
-
-
-class _StopOnStrings:
-    """Stopping criterion: a sequence is done once its new text contains a stop string."""
-
-    def __init__(self, tokenizer: Any, prompt_len: int, stop: tuple[str, ...]):
-        self.tok, self.prompt_len, self.stop = tokenizer, prompt_len, stop
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
-        texts = self.tok.batch_decode(input_ids[:, self.prompt_len :], skip_special_tokens=True)
-        return torch.tensor([any(s in t for s in self.stop) for t in texts], device=input_ids.device)
 
 
 class TransformersBackend:
@@ -145,6 +113,11 @@ class TransformersBackend:
         self.eos_ids: set[int] = eos
         self.pad_id: int = tok.pad_token_id
         self.has_template = bool(getattr(tok, "chat_template", None))
+        self.profile = DecodeProfile()
+        self.prefix_store: PrefixStore | None = None
+        if spec.prefix_cache_mb and not has_sliding_layers(self.model.config):
+            self.prefix_store = PrefixStore(spec.prefix_cache_mb * 2**20)
+        self.machine = machine_facts(self.device, self.dtype)
 
     # -- prompts ---------------------------------------------------------
     def render(self, request: ChatRequest) -> str:
@@ -181,43 +154,24 @@ class TransformersBackend:
                     out[i] = c
         return [c for c in out if c is not None]
 
-    def _generation_config(self, params: GenParams) -> Any:
-        import copy
+    def _stop_check(self, stop: tuple[str, ...]) -> Any:
+        if not stop:
+            return None
 
-        gc = copy.deepcopy(self.model.generation_config)
-        gc.max_new_tokens = params.max_new_tokens
-        gc.max_length = None
-        gc.pad_token_id = self.pad_id
-        gc.eos_token_id = sorted(self.eos_ids) or None
-        gc.num_return_sequences = 1
-        if params.greedy:
-            gc.do_sample, gc.temperature, gc.top_p, gc.top_k = False, None, None, None
-        else:
-            gc.do_sample, gc.temperature, gc.top_p, gc.top_k = True, params.temperature, params.top_p, None
-        return gc
+        def hit(new_ids: list[int]) -> bool:
+            text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
+            return any(s in text for s in stop)
+
+        return hit
 
     def _generate_group(self, requests: list[ChatRequest], params: GenParams) -> list[Completion]:
-        import torch
-        from transformers import StoppingCriteriaList
-
-        enc = self._encode([self.render(r) for r in requests])
-        input_ids = enc["input_ids"].to(self.device)
-        attention_mask = enc["attention_mask"].to(self.device)
-        prompt_len = input_ids.shape[1]
-        kwargs: dict[str, Any] = {"generation_config": self._generation_config(params)}
-        if params.stop:
-            stopper = _StopOnStrings(self.tokenizer, prompt_len, params.stop)
-            kwargs["stopping_criteria"] = StoppingCriteriaList([stopper])
-        if not params.greedy:
-            torch.manual_seed(params.seed)
-        with torch.inference_mode():
-            seqs = self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-        new = seqs[:, prompt_len:].tolist()
-        n_prompt = attention_mask.sum(dim=1).tolist()
+        prompts = [self._encode([self.render(r)])["input_ids"][0].tolist() for r in requests]
+        rows = decode_batch(self.model, prompts, params, pad_id=self.pad_id, eos_ids=self.eos_ids,
+                            store=self.prefix_store, drop_finished=self.spec.drop_finished,
+                            stop_hit=self._stop_check(params.stop), profile=self.profile)
         result = []
-        for ids, np_ in zip(new, n_prompt):
-            n = count_new_tokens(ids, self.eos_ids, self.pad_id)
-            text = self.tokenizer.decode(ids[:n], skip_special_tokens=True)
+        for ids, row in zip(prompts, rows):
+            text = self.tokenizer.decode(row.ids, skip_special_tokens=True)
             text, _ = truncate_at_stop(text, params.stop)
-            result.append(Completion(text.strip(), int(np_), n))
+            result.append(Completion(text.strip(), len(ids), len(row.ids)))
         return result

@@ -37,6 +37,9 @@ class LLMSpec:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     threads: int = 0  # torch CPU threads; 0 = all cores
     batch_size: int = 16
+    # KV caches of earlier prompts kept for prefix reuse, in MiB (0: none); finished rows leave the batch
+    prefix_cache_mb: int = 2048
+    drop_finished: bool = True
     # openai-compatible backend
     base_url: str = ""
     api_key_env: str = "OPENAI_API_KEY"
@@ -52,7 +55,7 @@ class LLMSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from explainrec.config import check_choice, check_int, check_number
+        from explainrec.config import check_bool, check_choice, check_int, check_number
 
         check_choice(self.backend, "backend", BACKENDS)
         if not self.model or not isinstance(self.model, str):
@@ -62,7 +65,8 @@ class LLMSpec:
                              self.base_url)
         for key in ("batch_size", "concurrency", "max_new_tokens"):
             check_int(getattr(self, key), key)
-        for key in ("threads", "max_retries"):
+        check_bool(self.drop_finished, "drop_finished")
+        for key in ("threads", "max_retries", "prefix_cache_mb"):
             check_int(getattr(self, key), key, 0)
         for key, lo, hi in (("temperature", 0.0, 2.0), ("top_p", 0.0, 1.0), ("timeout_s", 0.0, 86400.0)):
             check_number(getattr(self, key), key, lo, hi)
