@@ -119,3 +119,17 @@ def test_stage_metrics_name_the_machine(tiny_backend, shared_requests):
     assert m["machine"]["dtype"] == "float32" and m["machine"]["threads"] == 1
     assert m["decode"]["prompt_tokens"] >= m["prompt_tokens"] > 0
     assert 0.0 < m["decode"]["prefill_share_of_time"] < 1.0
+
+
+def test_the_loop_reproduces_model_generate(tiny_backend, shared_requests):
+    """The reference: transformers' own greedy ``generate``, one prompt at a time."""
+    import torch
+
+    prompts = prompts_of(tiny_backend, shared_requests[:3])
+    ours = decode(tiny_backend, prompts, GenParams(max_new_tokens=9), store=PrefixStore(2**26), eos=set())
+    for p, mine in zip(prompts, ours):
+        with torch.inference_mode():
+            ref = tiny_backend.model.generate(torch.tensor([p]), attention_mask=torch.ones(1, len(p), dtype=torch.long),
+                                              max_new_tokens=9, min_new_tokens=9, do_sample=False,
+                                              pad_token_id=tiny_backend.pad_id)
+        assert ref[0, len(p):].tolist() == mine
