@@ -133,3 +133,11 @@ def test_the_loop_reproduces_model_generate(tiny_backend, shared_requests):
                                               max_new_tokens=9, min_new_tokens=9, do_sample=False,
                                               pad_token_id=tiny_backend.pad_id)
         assert ref[0, len(p):].tolist() == mine
+
+
+def test_a_prompt_that_opens_another(tiny_backend, shared_requests):
+    """One prompt is the other's opening: every row still computes its own last token."""
+    (p,) = prompts_of(tiny_backend, shared_requests[5:6])
+    prompts = [p + p[-6:], p]  # the longer first: the common opening is all of the second
+    params = GenParams(max_new_tokens=6)
+    assert decode(tiny_backend, prompts, params, store=PrefixStore(2**26)) == decode(tiny_backend, prompts, params)

@@ -138,8 +138,8 @@ def decode_batch(model: Any, prompts: Sequence[Sequence[int]], params: GenParams
         matches = [store.match(p) for p in ids]
         entries = [e for e, _ in matches]
         reuse = [k for _, k in matches]
-        first = np.asarray(ids[0])
-        common = min([lens[0] - 1] + [common_prefix_len(first, np.asarray(p)) for p in ids[1:]])
+        first = np.asarray(ids[0])  # the batch's common opening, leaving every row a token to compute
+        common = min([n_ - 1 for n_ in lens] + [common_prefix_len(first, np.asarray(p)) for p in ids[1:]])
         if n > 1 and common >= MIN_SHARED and common > min(reuse):
             t0 = time.perf_counter()
             with torch.inference_mode():

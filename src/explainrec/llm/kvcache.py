@@ -2,7 +2,7 @@
 
 ``transformers``' :class:`DynamicLayer` concatenates every new token onto its keys
 and values, which copies the batch's whole cache at each step: for 32 CPEG prompts
-of about 1,000 tokens that is some 1.5 GB per token with SmolLM2-135M in float32.
+of about 1,000 tokens that is some 1.5 GB per decoding step with SmolLM2-135M in float32.
 :class:`GrowingLayer` keeps them in a buffer with spare room and writes into it, so a
 step only reads the cache (about 1.4x faster decoding at that size on 2 AVX2 cores).
 """
