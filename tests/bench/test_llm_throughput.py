@@ -49,13 +49,17 @@ def test_every_mode_on_tiny_model(tiny_model_dir, tmp_path):
         assert "tok/s" in by_mode[mode] and "identical to (a):" in by_mode[mode]
     assert "identical to (a): 5/5" in by_mode["a"] and "identical to (a): 5/5" in by_mode["b32"]
     assert "float32" in by_mode["b32"] and "batching (b32)/(a)" in res.stdout and "peak RSS: bench process" in res.stdout
+    # without prefix reuse and row dropping: the same tokens, and the ratio printed
+    assert "identical to (a): 5/5" in by_mode["b0"] and "identical outputs (b32) vs (b0): 5/5" in res.stdout
+    assert lines[0].startswith("machine: ") and "AMX" in lines[0]
 
     r = json.loads(out.read_text())
     assert set(r["modes"]) == set(bench.MODES)
     a, b, b32 = r["modes"]["a"], r["modes"]["b"], r["modes"]["b32"]
     assert a["dtype"] == "float32" and b32["dtype"] == "float32" and b["dtype"] in ("float32", "bfloat16")
     assert a["tokens"] == b32["tokens"] > 0 and a["ratio_to_a"] == pytest.approx(1.0)
-    assert b32["identical_to_a"] == 5 and r["texts"]["b32"] == r["texts"]["a"]
+    assert b32["identical_to_a"] == 5 and r["texts"]["b32"] == r["texts"]["a"] == r["texts"]["b0"]
+    assert r["machine"]["cores"] >= 1 and isinstance(r["machine"]["amx"], bool)
     assert r["modes"]["c"]["skipped"] and r["modes"]["d"]["skipped"] and r["server_peak_rss_mib"] is None
     assert r["bench_peak_rss_mib"] > 0
 
