@@ -145,7 +145,7 @@ def main(llm_json: str, cache_path: Path | None, n_pghis: int, cpeg_pairs: int, 
     from transformers.utils import logging as hf_logging
 
     from explainrec.llm import default_cache_path, load_spec
-    from explainrec.llm.local import pick_device, pick_dtype
+    from explainrec.llm.local import backend_identity, pick_device, pick_dtype
 
     if not Path(llm_json).is_file():
         sys.exit(f"no {llm_json}: run `dvc repro assets_llm` first (or pass --llm)")
@@ -154,8 +154,7 @@ def main(llm_json: str, cache_path: Path | None, n_pghis: int, cpeg_pairs: int, 
     if spec.backend != "transformers":
         sys.exit(f"{llm_json} names a {spec.backend} backend; this bench profiles the local transformers backend")
     spec = dataclasses.replace(spec, batch_size=batch_size, threads=threads, dtype=dtype, device="cpu")
-    resolved = str(pick_dtype(dtype, pick_device("cpu"))).replace("torch.", "")
-    identity = f"{spec.cache_identity()}|{resolved}"
+    identity = backend_identity(spec, pick_dtype(dtype, pick_device("cpu")))
     loads = workloads(cached_requests(cache_path or default_cache_path(), identity), n_pghis, cpeg_pairs)
     if not loads:
         sys.exit(f"the response cache holds no PGHIS or CPEG prompts for {identity}: run `dvc repro cpeg` first")

@@ -16,7 +16,7 @@ SHARED = "You explain recommendations to users of a film site, in two plain sent
 
 
 def prompts_of(backend, requests) -> list[list[int]]:
-    return [backend._encode([backend.render(r)])["input_ids"][0].tolist() for r in requests]
+    return [backend.token_ids(r) for r in requests]
 
 
 def decode(backend, prompts, params, store=None, drop=True, eos=None, profile=None):

@@ -77,7 +77,7 @@ def test_loss_on_the_completion_only(tiny_model_dir, pairs, tmp_path):
     tok = trainer.processing_class
     # the prompt ids the generate stage feeds the model (LLM layer, same chat template): training must match them
     backend = TransformersBackend(LLMSpec(name="t", backend="transformers", model=str(tiny_model_dir), threads=1))
-    by_prompt = {tuple(backend._encode([backend.render(chat_request(u, i))])["input_ids"][0].tolist()): t
+    by_prompt = {tuple(backend.token_ids(chat_request(u, i))): t
                  for u, i, t in zip(pairs[0].user_profile, pairs[0].item_profile, pairs[0].target)}
     for ids, labels, mask in zip(batch["input_ids"], batch["labels"], batch["attention_mask"]):
         ids, labels = ids[mask.bool()].tolist(), labels[mask.bool()].tolist()

@@ -11,7 +11,6 @@ tests check.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,12 @@ def pick_device(device: str) -> str:
     if device != "auto":
         return device
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def backend_identity(spec: LLMSpec, dtype: Any) -> str:
+    """What the response cache keys a local model's answers on: the spec's identity and the resolved
+    dtype, which changes greedy outputs, so the cache never mixes two dtypes."""
+    return f"{spec.cache_identity()}|{str(dtype).replace('torch.', '')}"
 
 
 def pick_dtype(dtype: str, device: str) -> Any:
@@ -81,8 +86,7 @@ class TransformersBackend:
                                      "for the pipeline's default model run `dvc repro assets_llm` first")
         self.device = pick_device(spec.device)
         self.dtype = pick_dtype(spec.dtype, self.device)
-        # the resolved dtype changes greedy outputs, so it is part of what the cache keys on
-        self.identity = f"{spec.cache_identity()}|{str(self.dtype).replace('torch.', '')}"
+        self.identity = backend_identity(spec, self.dtype)
         if self.device == "cpu" or spec.threads:
             torch.set_num_threads(spec.threads or os.cpu_count() or 1)
         extra = {k: spec.extra[k] for k in _LOAD_EXTRA if k in spec.extra}
@@ -133,12 +137,16 @@ class TransformersBackend:
             merged = [{"role": msgs[1]["role"], "content": msgs[0]["content"] + "\n\n" + msgs[1]["content"]}]
             return self.tokenizer.apply_chat_template(merged + msgs[2:], tokenize=False, add_generation_prompt=True)
 
+    def token_ids(self, request: ChatRequest) -> list[int]:
+        """The rendered prompt's token ids, unpadded (what the model is fed)."""
+        return self._encode([self.render(request)])["input_ids"][0].tolist()
+
     def _encode(self, prompts: list[str]) -> Any:
         # a chat template already contains the special tokens it needs (e.g. BOS)
         return self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=not self.has_template)
 
     def count_prompt_tokens(self, request: ChatRequest) -> int:
-        return len(self._encode([self.render(request)])["input_ids"][0])
+        return len(self.token_ids(request))
 
     # -- generation ------------------------------------------------------
     def generate(self, batch: list[ChatRequest]) -> list[Completion]:
@@ -165,7 +173,7 @@ class TransformersBackend:
         return hit
 
     def _generate_group(self, requests: list[ChatRequest], params: GenParams) -> list[Completion]:
-        prompts = [self._encode([self.render(r)])["input_ids"][0].tolist() for r in requests]
+        prompts = [self.token_ids(r) for r in requests]
         rows = decode_batch(self.model, prompts, params, pad_id=self.pad_id, eos_ids=self.eos_ids,
                             store=self.prefix_store, drop_finished=self.spec.drop_finished,
                             stop_hit=self._stop_check(params.stop), profile=self.profile)
