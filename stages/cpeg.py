@@ -2,11 +2,13 @@
 
     python stages/cpeg.py --negatives data/negatives --splits data/splits --filtered data/filtered --profiles data/profiles --llm data/assets/llm/llm.json --out data/cpeg --metrics metrics/cpeg.json
 
-Reads ``cpeg`` (max_retries, max_new_tokens, profile_layer, max_review_chars,
+Reads ``cpeg`` (choice, max_retries, max_new_tokens, profile_layer, max_review_chars,
 max_profile_chars) and ``seed`` from params.yaml; writes
-``<out>/explanations.parquet`` (one row per pair: shown candidates, last pick,
-attempts, explanation, verified) and per-split accuracies plus the LLM's
-statistics to the metrics file. Every call goes through the LLM response
+``<out>/explanations.parquet`` (one row per pair: shown candidates, last pick and
+its probability, attempts, explanation, verified) and per-split accuracies per try
+and after retries (95 % intervals, chance beside them) plus the LLM's statistics to
+the metrics file. With ``choice: likelihood`` and a backend without
+log-probabilities it prints a one-line notice and parses free-text answers. Every call goes through the LLM response
 cache, so a rerun repeats none.
 """
 
@@ -36,7 +38,7 @@ def main(params_path: str, negatives: Path, splits: Path, filtered: Path, profil
          metrics: Path) -> None:
     import pandas as pd
 
-    from explainrec.cpeg.loop import CPEGConfig, run_cpeg, write_explanations
+    from explainrec.cpeg.loop import CPEGConfig, accuracy_line, run_cpeg, write_explanations
     from explainrec.cpeg.negatives import FILE, read_negatives
     from explainrec.io import atomic_dir, read_table, write_json
     from explainrec.llm import open_llm
@@ -54,15 +56,12 @@ def main(params_path: str, negatives: Path, splits: Path, filtered: Path, profil
     with atomic_dir(out) as tmp:
         write_explanations(result.table, tmp / OUT_FILE)
     write_json(metrics, {**result.metrics, "llm": llm.stats.as_metrics()})
-    parts = []
-    for s in ("train", "test"):
-        m = result.metrics[s]
-        if m["pairs"]:
-            parts.append(f"{s} {m['pairs']} pairs, first try {m['first_try_accuracy']:.1%}, "
-                         f"after retries {m['accuracy_after_retries']:.1%}, {m['parse_failures']} unreadable")
+    if "choice_notice" in result.metrics:
+        click.echo(f"notice: {result.metrics['choice_notice']}", err=True)
+    parts = [f"{s} {accuracy_line(result.metrics[s])}" for s in ("train", "test") if result.metrics[s]["pairs"]]
     st = llm.stats
-    click.echo(f"cpeg: {'; '.join(parts) or 'no pairs'}; {st.llm_calls} LLM calls, {st.cache_hits} cached, "
-               f"{st.tokens_per_s:.1f} tok/s")
+    click.echo(f"cpeg ({result.metrics['choice']}): {'; '.join(parts) or 'no pairs'}; {st.llm_calls} LLM calls, "
+               f"{st.cache_hits} cached, {st.tokens_per_s:.1f} tok/s")
 
 
 if __name__ == "__main__":

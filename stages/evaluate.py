@@ -5,8 +5,8 @@
 dvc.yaml runs it once per entry of the ``explainers`` mapping in params.yaml
 (``evaluate@<name>``). Reads the ``evaluate`` section (its ``judge`` is resolved by
 the ``assets_judge`` stage, whose llm.json ``--judge`` names); writes ``<out>/scores.parquet`` (one row per pair, every
-per-sample score) and the metrics: GPTScore (judge and unreadable answers
-recorded), BERTScore P/R/F1 (encoder and layer recorded), BLEURT and BARTScore
+per-sample score) and the metrics: GPTScore (judge recorded, and how each pair
+was scored: by probability, or parsed, or not at all), BERTScore P/R/F1 (encoder and layer recorded), BLEURT and BARTScore
 (or why they were not computed), BLEU-1/4, ROUGE-1/2/L, USR and the standard
 deviation of each per-sample score.
 """
@@ -45,7 +45,8 @@ def main(params_path: str, name: str, explanations: Path, encoder: Path, judge_j
     write_json(metrics, {"method": name, **result, "llm": judge.stats.as_metrics()})
     gs, bs, rg = result["gptscore"], result["bertscore"], result["rouge"]
     click.echo(f"evaluate {name}: {result['pairs']} pairs, GPTScore {number(gs['mean'], 4)} "
-               f"({gs['unparseable']} unreadable), BERTScore F1 {number(bs['f1'], 4)} ({result['bertscore_encoder']}, "
+               f"({gs['scored_by']['probability']} by probability, {gs['scored_by']['parsed']} parsed, "
+               f"{gs['unscored']} unscored), BERTScore F1 {number(bs['f1'], 4)} ({result['bertscore_encoder']}, "
                f"layer {result['bertscore_layer']}), BLEU-4 {number(result['bleu']['bleu4'], 4)}, "
                f"ROUGE-L F1 {number(rg['rougeL_f1'], 4)}, USR {number(result['usr']['usr'], 4)}")
 

@@ -36,7 +36,7 @@ from common import ENCODER, FILTERED, LLM, METRICS, NEGATIVES, OUT, PROFILES, SP
 def cpeg(params_path: str, variant: str, negatives: Path, splits: Path, filtered: Path, profiles: Path, encoder: Path,
          llm_json: Path, out: Path, metrics: Path) -> None:
     """CPEG with one variant's (k, m) on the compared pairs."""
-    from explainrec.cpeg.loop import CPEGConfig
+    from explainrec.cpeg.loop import CPEGConfig, accuracy_line
     from explainrec.cpeg.negatives import NegativeConfig
     from explainrec.experiments.ground_truth import GroundTruthParams, compared_pairs, run_cpeg_variant
     from explainrec.io import atomic_dir, write_json
@@ -52,8 +52,10 @@ def cpeg(params_path: str, variant: str, negatives: Path, splits: Path, filtered
     with atomic_dir(out) as tmp:
         m = run_cpeg_variant(km, pairs, splits, filtered, profiles, encoder, llm, mining, config, s, tmp)
     write_json(metrics, m)
-    click.echo(f"gt cpeg {variant} (k={km.k}, m={km.m}): {m['pairs']} pairs, first try "
-               f"{m.get('first_try_accuracy', 0):.1%}, after retries {m.get('accuracy_after_retries', 0):.1%}; "
+    if "choice_notice" in m:
+        click.echo(f"notice: {m['choice_notice']}", err=True)
+    line = accuracy_line(m) if m["pairs"] else "0 pairs"
+    click.echo(f"gt cpeg {variant} (k={km.k}, m={km.m}, {m['choice']}): {line}; "
                f"{llm.stats.llm_calls} LLM calls, {llm.stats.cache_hits} cached")
 
 

@@ -45,7 +45,9 @@ def judge(params_path: str, negatives: Path, splits: Path, profiles: Path, cpeg_
     with atomic_file(plot) as tmp:
         rows.to_csv(tmp, index=False)
     rates = ", ".join(f"{s} {v['win_rate']:.0%}" for s, v in result["sources"].items() if v["win_rate"] is not None)
-    click.echo(f"gt judge: {result['pairs_judged']} of {result['pairs']} pairs had two or more candidates; "
+    if "choice_notice" in result:
+        click.echo(f"notice: {result['choice_notice']}", err=True)
+    click.echo(f"gt judge ({result['choice']}): {result['pairs_judged']} of {result['pairs']} pairs had two or more candidates; "
                f"win rates: {rates or 'none (no readable pick)'}; runs agree on {result['consistent_share']}")
 
 

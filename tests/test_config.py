@@ -49,6 +49,7 @@ def sections():
     from explainrec.cpeg.negatives import NegativeConfig
     from explainrec.data.kcore import FilterConfig
     from explainrec.data.split import SplitConfig
+    from explainrec.evaluation.bootstrap import CompareParams
     from explainrec.evaluation.report import EvalParams
     from explainrec.experiments.ground_truth import GroundTruthParams
     from explainrec.profiles.pghis import ProfileConfig
@@ -56,7 +57,7 @@ def sections():
 
     return {"filter": FilterConfig, "split": SplitConfig, "profiles": ProfileConfig, "negatives": NegativeConfig,
             "cpeg": CPEGConfig, "sft": SFTParams, "generate": GenerateParams, "evaluate": EvalParams,
-            "ground_truth": GroundTruthParams}
+            "ground_truth": GroundTruthParams, "compare": CompareParams}
 
 
 @pytest.mark.parametrize("key", list(sections()))

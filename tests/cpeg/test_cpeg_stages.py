@@ -64,18 +64,27 @@ def test_negatives_then_cpeg(root: Path) -> None:
 
     proc = stage(root, "cpeg", *CPEG_ARGS)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("cpeg: train 12 pairs") and proc.stdout.count("\n") == 1
+    assert proc.stdout.startswith("cpeg (likelihood): train 12 pairs") and proc.stdout.count("\n") == 1
     out = pd.read_parquet(root / "data/cpeg/explanations.parquet")
     assert list(out.columns) == ["split", "user_id", "item_id", "candidates", "choice", "attempts", "success",
-                                 "explanation", "verified", "parse_failures"]
+                                 "explanation", "verified", "parse_failures", "choice_probability"]
+    # likelihood mode: every attempt picked one of the candidates, with its probability
+    assert out.choice.notna().all() and all(c in cs for c, cs in zip(out.choice, out.candidates))
+    assert out.choice_probability.between(0, 1).all()
     assert len(out) == 16 and out.attempts.between(1, 2).all() and (out.success == out.verified).all()
     assert all(sorted(c) == sorted([i, *h, *r]) for c, i, h, r in
                zip(out.candidates, out.item_id, neg.hard, neg.random))
     em = json.loads((root / "metrics/cpeg.json").read_text())
     for s in ("train", "test"):
         assert {"pairs", "first_try_accuracy", "accuracy_after_retries", "mean_attempts", "parse_failures",
-                "unverified_share"} <= set(em[s])
-    assert em["llm"]["llm_calls"] > 0 and em["llm"]["requests"] == int(out.attempts.sum())
+                "unverified_share", "first_try", "after_retries", "per_try"} <= set(em[s])
+        lo, hi = em[s]["first_try"]["ci_low"], em[s]["first_try"]["ci_high"]
+        assert lo <= em[s]["first_try"]["rate"] <= hi and em[s]["first_try"]["chance"] == round(1 / 6, 4)
+        assert em[s]["unreadable_possible"] is False
+    assert em["choice"] == "likelihood" and "choice_notice" not in em
+    # per attempt: one scoring and one explanation
+    assert em["llm"]["llm_calls"] > 0 and em["llm"]["requests"] == 2 * int(out.attempts.sum())
+    assert em["llm"]["scored"] == int(out.attempts.sum())
 
     # a rerun (e.g. after a kill) generates nothing: every call is in the cache
     proc = stage(root, "cpeg", *CPEG_ARGS)

@@ -177,3 +177,80 @@ def test_table_written_with_types(setup, tmp_path):
     back = pd.read_parquet(tmp_path / "e.parquet")
     assert back["verified"].tolist() == res.table["verified"].tolist()
     assert back["choice"].isna().sum() == 1  # u4: nothing readable
+
+
+class LikelihoodBackend(ScriptedBackend):
+    """A backend with log-probabilities: per user, the script says which shown item it finds most
+    likely at each try ('right', or 'wrong': the first other untried item); it explains any pick."""
+
+    identity = "fake:likelihood"
+
+    def __init__(self, scripts, positives):
+        super().__init__(scripts, positives)
+        self.scored: list = []
+
+    def scoring_unavailable(self):
+        return None
+
+    def score(self, batch):
+        import math
+
+        from explainrec.llm.types import Scored
+
+        out = []
+        for req in batch:
+            self.scored.append(req)
+            assert req.messages[-1] == ("assistant", "Answer: [")
+            text = req.messages[1][1]
+            user = re.search(r"User profile: This user \((u\d+)\)", text).group(1)
+            n = self.calls.get(user, 0)
+            self.calls[user] = n + 1
+            shown = {iid: int(num) for num, iid in re.findall(r"^\[(\d+)\] Title (i\d+)$", text, re.M)}
+            pos = str(shown[self.positives[user]])
+            act = self.scripts[user][min(n, len(self.scripts[user]) - 1)]
+            want = pos if act == "right" else next(o for o in req.options if o != pos)
+            out.append(Scored(tuple(math.log(0.7 if o == want else 0.3 / (len(req.options) - 1))
+                                    for o in req.options), len(text)))
+        return out
+
+    def generate(self, batch):
+        outs = []
+        for req in batch:
+            role, opening = req.messages[-1]
+            assert role == "assistant" and opening.startswith("Answer: [") and req.params.stop == ("\n",)
+            assert opening.endswith("Explanation: The user would interact with the item because")
+            outs.append(Completion(f"it fits pick {opening.split('[')[1].split(']')[0]}.", 1, 3))
+        return outs
+
+
+def test_likelihood_choice_every_attempt_picks_and_retries_exclude_tried_numbers(setup):
+    world, negatives, positives = setup
+    scripts = {"u0": ["wrong", "wrong", "right"], "u1": ["wrong"], "u2": ["right"], "u3": ["wrong", "right"],
+               "u4": ["wrong"]}
+    backend = LikelihoodBackend(scripts, positives)
+    res = run(world, negatives, LLM(backend, None, progress=False))
+    assert res.metrics["choice"] == "likelihood" and "choice_notice" not in res.metrics
+    t = res.table.set_index("user_id")
+    assert t.loc["u0"].attempts == 3 and t.loc["u0"].verified and t.loc["u2"].attempts == 1
+    assert t.loc["u0"].explanation.startswith("The user would interact with the item because it fits pick")
+    assert (t.parse_failures == 0).all() and t.choice.notna().all() and (t.choice_probability == 0.7).all()
+    # a retry scores only the numbers not tried yet, and shows the wrong picks as error examples
+    u0 = [r for r in backend.scored if "(u0)" in r.messages[1][1]]
+    assert [len(r.options) for r in u0] == [6, 5, 4]
+    assert RETRY_HEADER in u0[1].messages[1][1] and "it fits pick" in u0[1].messages[1][1]
+    m = res.metrics["train"]
+    assert m["first_try"] == {"try": 1, "k": 1, "n": 5, "rate": 0.2, "ci_low": 0.0051, "ci_high": 0.7164, "chance": 0.1667}
+    assert [d["n"] for d in m["per_try"]] == [5, 4, 3] and [d["chance"] for d in m["per_try"]] == [0.1667, 0.2, 0.25]
+    assert m["after_retries"]["k"] == 3 and m["after_retries"]["chance"] == 0.5
+    assert m["unreadable_possible"] is False and m["mean_choice_probability"] == 0.7
+
+
+def test_a_model_without_logprobs_gets_generate_with_a_notice(setup):
+    world, negatives, positives = setup
+    res = run(world, negatives, LLM(ScriptedBackend(SCRIPTS, positives), None, progress=False))
+    assert res.metrics["choice"] == "generate" and res.metrics["train"]["unreadable_possible"] is True
+    assert res.metrics["choice_notice"].startswith("cpeg.choice is likelihood, but the ScriptedBackend backend")
+    assert "choice_notice" not in run(world, negatives, LLM(ScriptedBackend(SCRIPTS, positives), None,
+                                                             progress=False), choice="generate").metrics
+    with pytest.raises(ParamError, match=r"cpeg\.choice': expected one of likelihood, generate"):
+        from_section(CPEGConfig, {"choice": "vote"}, "cpeg")

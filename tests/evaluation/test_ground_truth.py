@@ -63,7 +63,8 @@ def test_unreadable_picks_are_counted_not_guessed():
     t = pd.DataFrame({"sources": [["a", "b"], ["a", "b"]], "pick_a": ["a", None], "pick_b": ["a", None],
                       "position_a": [1, None], "position_b": [2, None]})
     m = win_rates(t)
-    assert m["run_a"] == {"readable": 1, "unreadable": 1, "first_position_rate": 1.0, "first_position_chance": 0.5}
+    assert m["run_a"] == {"readable": 1, "unreadable": 1, "first_position_rate": 1.0, "first_position_chance": 0.5,
+                          "first_position_ci_low": 0.025, "first_position_ci_high": 1.0}
     assert m["sources"]["a"] == {"candidate_in": 2, "wins": 2, "win_rate": 1.0}
     assert m["sources"]["b"]["win_rate"] == 0.0 and m["consistent_share"] == 1.0
 
@@ -101,3 +102,32 @@ def test_pairs_and_variants():
         variants({"x": {"k": 2, "m": -1}})
     with pytest.raises(ParamError, match=r"ground_truth.variants.x.k \+ m"):
         variants({"x": {"k": 0, "m": 0}})
+
+
+def test_the_likelihood_judge_picks_on_every_pair():
+    """A judge with log-probabilities that prefers the first number: every judgement has a pick,
+    so position bias is measured on all of them."""
+    import math
+
+    from explainrec.llm.types import Scored
+
+    class FirstIsLikely(PositionJudge):
+        def scoring_unavailable(self):
+            return None
+
+        def score(self, requests, desc=None):
+            self.requests += list(requests)
+            return [Scored(tuple(math.log(0.6 if o == "1" else 0.4 / (len(r.options) - 1)) for o in r.options))
+                    for r in requests]
+
+    sets = candidate_sets(pairs(5), {"cpeg_a": source(5, "a"), "cpeg_b": source(5, "b")})
+    llm = FirstIsLikely("junk")
+    table, m = judge(llm, sets, {}, {}, seed=1)
+    assert m["choice"] == "likelihood" and "choice_notice" not in m
+    assert [r.options for r in llm.requests] == [("1", "2")] * 10
+    assert m["run_a"]["unreadable"] == m["run_b"]["unreadable"] == 0 and m["both_readable"] == 5
+    assert m["run_a"]["first_position_rate"] == 1.0 and m["consistent_share"] == 0.0
+    assert (table.probability_a == 0.6).all() and table.answer_a.eq("").all()
+    # a judge without log-probabilities parses its answers, and says so
+    _, m = judge(PositionJudge("2"), sets, {}, {}, seed=1)
+    assert m["choice"] == "generate" and "parsing" in m["choice_notice"] and m["run_a"]["first_position_rate"] == 0.0

@@ -8,8 +8,9 @@ import math
 import pytest
 
 from explainrec.errors import ParamError
-from explainrec.evaluation.judge import SYSTEM_PROMPT, choice_request, gptscore, parse_choice, parse_score
-from explainrec.llm.types import ChatRequest, Completion
+from explainrec.evaluation.judge import SCORE_OPTIONS, SYSTEM_PROMPT, choice_request, gptscore, parse_choice, \
+    parse_score
+from explainrec.llm.types import ChatRequest, Completion, Scored
 
 
 class ScriptedLLM:
@@ -53,7 +54,8 @@ def test_gptscore_counts_unparseable_and_never_imputes():
     cands, refs = ["good fit", "ok", "??", "great"], ["a fine fit", "fine", "something", "great"]
     out = gptscore(llm, cands, refs)
     assert out["per_sample"] == [80.0, 60.0, None, None]
-    assert (out["parsed"], out["unparseable"], out["n"], out["judge"]) == (2, 2, 4, "scripted-judge")
+    assert (out["scored"], out["unscored"], out["n"], out["judge"]) == (2, 2, 4, "scripted-judge")
+    assert out["scored_by"] == {"probability": 0, "parsed": 2} and out["option_mass"] is None
     assert out["mean"] == pytest.approx(70.0) and out["std"] == pytest.approx(10.0)  # pstdev of 80, 60
     # one chat call with one request per pair: XRec's prompt and the pair as JSON, greedy
     assert len(llm.calls) == 1
@@ -69,7 +71,7 @@ def test_gptscore_counts_unparseable_and_never_imputes():
 
 def test_gptscore_none_parsed_and_empty():
     out = gptscore(ScriptedLLM(["n/a", "?"]), ["a", "b"], ["c", "d"], max_new_tokens=4)
-    assert math.isnan(out["mean"]) and math.isnan(out["std"]) and out["unparseable"] == 2
+    assert math.isnan(out["mean"]) and math.isnan(out["std"]) and out["unscored"] == 2
     llm = ScriptedLLM([])
     empty = gptscore(llm, [], [])
     assert empty["n"] == 0 and math.isnan(empty["mean"]) and llm.calls == []
@@ -92,3 +94,36 @@ def test_choice_request():
     assert req.params.temperature == 0.0
     with pytest.raises(ParamError, match="candidates"):
         choice_request("u", "i", ["only one"])
+
+
+class ScoringLLM(ScriptedLLM):
+    """A judge with log-probabilities: ``dists`` gives each scoring's {option: probability}."""
+
+    can_score = True
+
+    def __init__(self, dists: list[dict[str, float]], answers: list[str] = ()):
+        super().__init__(list(answers))
+        self.dists, self.scored = list(dists), []
+
+    def scoring_unavailable(self):
+        return None
+
+    def score(self, requests, desc=None):
+        out = []
+        for req in requests:
+            self.scored.append(req)
+            d = self.dists.pop(0)
+            out.append(Scored(tuple(math.log(d[o]) if d.get(o) else -math.inf for o in req.options)))
+        return out
+
+
+def test_gptscore_by_probability_is_the_weighted_mean_of_the_scores():
+    llm = ScoringLLM([{"85": 1.0}, {"60": 0.25, "80": 0.25}, {}, {"100": 0.1, "0": 0.1}], answers=["70"])
+    out = gptscore(llm, ["a", "b", "c", "d"], ["w", "x", "y", "z"])
+    # concentrated on one score: that score; two equal scores: their mean (renormalised over 0..100)
+    assert out["per_sample"] == [pytest.approx(85.0), pytest.approx(70.0), 70.0, pytest.approx(50.0)]
+    assert out["scored_by"] == {"probability": 3, "parsed": 1} and out["unscored"] == 0
+    assert out["option_mass"] == pytest.approx((1.0 + 0.5 + 0.2) / 3, abs=1e-4)
+    assert llm.scored[0].options == SCORE_OPTIONS and llm.scored[0].messages[0] == ("system", SYSTEM_PROMPT)
+    # the pair whose options got no probability was asked in free text, and parsed
+    assert [len(reqs) for reqs, _ in llm.calls] == [1]

@@ -10,7 +10,9 @@ import pytest
 
 from explainrec.config import from_section
 from explainrec.errors import AssetError, InputError, ParamError
+from explainrec.evaluation.bootstrap import CompareParams
 from explainrec.evaluation.report import EvalParams, evaluate_table, read_explanations, summarise
+from tests.evaluation.test_bootstrap import scores
 from tests.evaluation.test_judge import ScriptedLLM
 
 
@@ -37,7 +39,8 @@ def test_identical_texts_score_one_and_the_judge_is_counted():
         assert m["rouge"][f"{t}_f1"] == pytest.approx(1.0) and m["rouge"][f"{t}_f1_std"] == pytest.approx(0.0)
     assert m["usr"] == {"usr": pytest.approx(2 / 3), "unique": 2}
     # the judge saw the texts as generated; one answer unreadable, never guessed
-    assert m["gptscore"] == {"mean": 80.0, "std": 10.0, "parsed": 2, "unparseable": 1}
+    assert m["gptscore"] == {"mean": 80.0, "std": 10.0, "scored": 2, "unscored": 1,
+                             "scored_by": {"probability": 0, "parsed": 2}, "option_mass": None}
     assert prefix in judge.calls[0][0][0].messages[-1][1]
     assert m["bleurt"]["computed"] is False and "bleurt_checkpoint" in m["bleurt"]["reason"]
     assert list(scores.columns[:3]) == ["user_id", "item_id", "gptscore"] and scores["gptscore"].isna().sum() == 1
@@ -70,13 +73,17 @@ def test_summary_table_bolds_the_best_and_names_encoder_and_judge():
     assert "| full | 4 | 50.00 |" in markdown and "**0.5500**" in markdown and "**60.00**" in markdown
     assert "minilm, layer 6" in markdown and "judge-x" in markdown and "bleurt: not computed (no checkpoint)" in markdown
     assert list(plot["method"]) == ["full", "wo_sft"] and "bs_f1" in plot.columns
-    assert "held a score" in markdown  # no parsed counts given: 0/0 each
+    assert "GPTScore per pair" not in markdown  # no counts given
     # a judge that never answered with a score: the column stays, empty, and the counts say why
-    mute = {name: {**m, "gptscore": {"mean": None, "std": None, "parsed": 0, "unparseable": 4}}
+    mute = {name: {**m, "gptscore": {"mean": None, "std": None, "scored": 0, "unscored": 4,
+                                     "scored_by": {"probability": 0, "parsed": 0}, "option_mass": None}}
             for name, m in (("full", base), ("wo_sft", other))}
     _, markdown, _ = summarise(mute)
     assert markdown.splitlines()[0].startswith("| Method | pairs | GPTScore | BS-P |") and "| full | 4 | – |" in markdown
-    assert "held a score (the rest are unparseable and left out): full 0/4, wo_sft 0/4." in markdown
+    assert "full 0 by probability, 0 parsed, 4 unscored; wo_sft 0 by probability, 0 parsed, 4 unscored." in markdown
+    by_prob = {"full": {**base, "gptscore": {"mean": 40.0, "std": 2.0, "scored": 4, "unscored": 0,
+                                             "scored_by": {"probability": 4, "parsed": 0}, "option_mass": 0.0441}}}
+    assert "full 4 by probability, 0 parsed, 0 unscored, mean mass on 0-100 0.044." in summarise(by_prob)[1]
     with pytest.raises(ParamError):
         summarise({})
 
@@ -93,3 +100,36 @@ def test_bad_params_and_bad_tables(tmp_path):
     with pytest.raises(InputError, match="at least one"):
         read_explanations(tmp_path / "empty.parquet")
     assert not math.isnan(EvalParams().bertscore_layers)
+
+
+def test_summary_compares_every_explainer_with_the_baseline():
+    m = {"pairs": 16, "bertscore": {"f1": 0.5}, "rouge": {"rougeL_f1": 0.3}, "bleu": {"bleu4": 0.1}}
+    methods = {"full": m, "better": m, "same": m}
+    tables = {"full": scores(), "better": scores(shift=0.3, noise=0.05), "same": scores().iloc[::-1]}
+    params = CompareParams(resamples=500)
+    summary, markdown, plot = summarise(methods, tables, params, seed=3)
+    assert "vs_full" not in summary["full"] and set(summary["better"]["vs_full"]) == {"bs_f1", "bleu_4", "r_l"}
+    assert summary["better"]["vs_full"]["bs_f1"]["excludes_0"] is True and summary["better"]["bs_f1"] == 0.5
+    assert summary["same"]["vs_full"]["r_l"] == {"diff": 0.0, "ci_low": 0.0, "ci_high": 0.0, "excludes_0": False}
+    lines = markdown.splitlines()
+    head = lines.index("Difference vs full (95 % paired bootstrap interval, 500 resamples, seed 3):")
+    assert lines[head + 2] == "| Method | pairs | BS-F1 | BLEU-4 | R-L |" and lines[0].startswith("| Method | pairs |")
+    better = next(ln for ln in lines[head:] if ln.startswith("| better | 16 |"))
+    assert better.count("**") == 6 and better.count("**+0.3") == 2  # all three marked; each cell like +0.30 [+0.2, ..]
+    same = next(ln for ln in lines[head:] if ln.startswith("| same | 16 |"))
+    assert same.count("+0.0000 [+0.0000, +0.0000]") == 3 and "**" not in same
+    assert "**bold**: the interval excludes 0 (3 of 6)" in lines[-1] and "(method − full)" in lines[-1]
+    assert list(plot["method"]) == ["full", "better", "same"] and "vs_full" not in plot.columns
+    # the same seed repeats the figures; without score tables there is no second table
+    assert summarise(methods, tables, params, seed=3)[0] == summary
+    assert "Difference vs" not in summarise(methods)[1]
+    # another baseline; one that is not an explainer; a table with other pairs, named by its label
+    assert set(summarise(methods, tables, CompareParams("same", 500), 3)[0]["full"]) >= {"vs_same"}
+    with pytest.raises(ParamError, match=r"param 'compare.baseline': expected one of the explainers "
+                                         r"\(full, better, same\), got 'nope'"):
+        summarise(methods, tables, CompareParams("nope", 500), 3)
+    with pytest.raises(InputError, match=r"^data/eval/same/scores.parquet: field '\(user_id, item_id\)': expected "
+                                         r"the same test pairs as scores of full"):
+        summarise(methods, {**tables, "same": scores(15)}, params, 3, labels={"same": "data/eval/same/scores.parquet"})
+    with pytest.raises(ParamError, match="param 'scores'"):
+        summarise(methods, {"full": tables["full"]}, params, 3)

@@ -1,7 +1,9 @@
-"""The evaluation stages' bad-input paths: one line on stderr, exit 1, nothing written."""
+"""The evaluation stages as dvc.yaml runs them: bad input (one line on stderr, exit 1, nothing written),
+and the summary's comparison with the baseline."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,7 +20,8 @@ PARAMS = {"seed": 1, "llm": "x", "llms": {"x": {"backend": "openai", "base_url":
           "evaluate": {"judge": "x", "bertscore_layers": 6}, "explainers": {"full": "data/full.parquet"},
           "ablations": {"wo_sft": {"sft": False, "user_layer": -1, "item_layer": -1}},
           "ground_truth": {"max_pairs": 2, "variants": {"k1_m1": {"k": 1, "m": 1}}},
-          "sft": {"base_model": "bundled:smollm2-135m"}, "generate": {"max_new_tokens": 4}}
+          "sft": {"base_model": "bundled:smollm2-135m"}, "generate": {"max_new_tokens": 4},
+          "compare": {"baseline": "full", "resamples": 200, "confidence": 0.95}}
 
 
 @pytest.fixture
@@ -66,6 +69,44 @@ def test_summary_names_the_missing_metrics(workdir):
     proc = run(workdir, *dvc_cmd("eval_summary"))
     one_line(proc, "metrics/eval/full.json", "dvc repro evaluate@full")
     assert not (workdir / "metrics").exists()
+
+
+def summary_inputs(root: Path, other_pairs: int = 4) -> None:
+    """Metrics and per-pair scores of two explainers, ``full`` and ``wo_sft`` (0.2 better on every pair)."""
+    from tests.evaluation.test_bootstrap import scores
+
+    params = {**PARAMS, "explainers": {"full": "data/full.parquet", "wo_sft": "data/wo_sft.parquet"}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    (root / "metrics/eval").mkdir(parents=True)
+    for name, table in (("full", scores(4)), ("wo_sft", scores(other_pairs, shift=0.2))):
+        (root / "metrics/eval" / f"{name}.json").write_text(json.dumps({"pairs": len(table)}))
+        (root / "data/eval" / name).mkdir(parents=True)
+        table.to_parquet(root / "data/eval" / name / "scores.parquet")
+
+
+def test_summary_compares_with_the_baseline(workdir):
+    summary_inputs(workdir)
+    proc = run(workdir, *dvc_cmd("eval_summary"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Difference vs full (95 % paired bootstrap interval, 200 resamples, seed 1):" in proc.stdout
+    assert "| wo_sft | 4 | **+0.2000 [+0.2000, +0.2000]** |" in proc.stdout
+    summary = json.loads((workdir / "metrics/eval_summary.json").read_text())
+    assert summary["wo_sft"]["vs_full"]["bleu_4"] == {"diff": 0.2, "ci_low": 0.2, "ci_high": 0.2, "excludes_0": True}
+    assert "vs_full" not in summary["full"] and "Difference vs full" in (workdir / "metrics/eval_table.md").read_text()
+
+
+def test_summary_rejects_other_pairs_and_a_bad_compare_param(workdir):
+    summary_inputs(workdir, other_pairs=3)
+    one_line(run(workdir, *dvc_cmd("eval_summary")), "data/eval/wo_sft/scores.parquet: field '(user_id, item_id)'",
+             "the same test pairs as data/eval/full/scores.parquet", "1 missing")
+    assert not (workdir / "metrics/eval_summary.json").exists()
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    for key, bad, message in (("resamples", 0, "param 'compare.resamples': expected an integer >= 100, got 0"),
+                              ("baseline", "nope", "param 'compare.baseline': expected one of the explainers "
+                                                   "(full, wo_sft), got 'nope'")):
+        (workdir / "params.yaml").write_text(yaml.safe_dump({**params, "compare": {**params["compare"], key: bad}}))
+        one_line(run(workdir, *dvc_cmd("eval_summary")), message)
+    assert not (workdir / "metrics/eval_summary.json").exists()
 
 
 def test_unknown_ablation_and_variant(workdir):

@@ -92,7 +92,7 @@ def test_wrong_number_of_completions():
         def generate(self, batch):
             return super().generate(batch)[:-1]
 
-    with pytest.raises(ExplainrecError, match="returned 1 completions for 2"):
+    with pytest.raises(ExplainrecError, match="returned 1 answers for 2"):
         LLM(Short(), None, progress=False).chat(reqs("a", "b"))
 
 

@@ -110,6 +110,20 @@ def test_real_server(server, tiny_model_dir, tiny_backend, tmp_path):
 
 
 @pytest.mark.slow
+def test_transformers_serve_gives_no_logprobs(server, tiny_model_dir):
+    """transformers serve ignores logprobs/top_logprobs and rejects continue_final_message, so scoring
+    is unavailable and CPEG's likelihood choice falls back to generate, with its notice."""
+    from explainrec.cpeg.loop import choice_mode
+
+    llm = LLM(OpenAIBackend(http_spec(server, str(tiny_model_dir), max_retries=0, timeout_s=60)), None,
+              progress=False)
+    reason = llm.scoring_unavailable()
+    assert reason and server.removesuffix("/v1") in reason and not llm.can_score
+    mode, notice = choice_mode("likelihood", llm)
+    assert mode == "generate" and reason in notice
+
+
+@pytest.mark.slow
 def test_stop_and_sampling_params_are_accepted(server, tiny_model_dir):
     be = OpenAIBackend(http_spec(server, str(tiny_model_dir), concurrency=2, max_retries=1))
     (full,) = be.generate([ChatRequest.of(None, "tell me about jazz", max_new_tokens=12)])

@@ -35,11 +35,14 @@ _MARKDOWN = re.compile(r"\*+|__|`|^\s*#+\s*", re.M)
 @dataclass(frozen=True)
 class Parsed:
     """``choice``: the 1-based candidate number, or None; ``error`` is None when
-    the answer is usable (a choice in range and a non-empty explanation)."""
+    the answer is usable (a choice in range and a non-empty explanation).
+    ``probability``: the model's probability of the choice among the numbers it
+    could pick, when the choice was made by likelihood (None when parsed)."""
 
     choice: int | None
     explanation: str
     error: str | None = None
+    probability: float | None = None
 
     @property
     def ok(self) -> bool:

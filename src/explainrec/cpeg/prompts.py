@@ -29,6 +29,17 @@ SYSTEM_PROMPT = (
     "Do not mention the item's number or the review in the explanation."
 )
 
+#: the answer's opening that the likelihood choice scores the candidate numbers after
+ANSWER_OPENING = "Answer: ["
+#: every explanation opens so (paper 000 Fig. 4; the SFT targets and the evaluation expect it)
+EXPLANATION_OPENING = "The user would interact with the item because"
+
+
+def explanation_opening(choice: int) -> str:
+    """The answer up to the explanation's first words, for the candidate number ``choice``."""
+    return f"{ANSWER_OPENING}{choice}]\nExplanation: {EXPLANATION_OPENING}"
+
+
 RETRY_HEADER = "These answers were wrong:"
 RETRY_FOOTER = "Do not choose them again. Choose a different item and answer in the required format."
 NO_REVIEW = "(no review)"

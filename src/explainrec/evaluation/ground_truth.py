@@ -26,7 +26,8 @@ from typing import Any
 import pandas as pd
 
 from explainrec.errors import ParamError
-from explainrec.llm.types import ChatRequest
+from explainrec.intervals import rate_with_interval
+from explainrec.llm.types import ChatRequest, ScoreRequest
 from explainrec.seeding import stable_rng
 
 #: XRec's ground-truth prompt (paper 001, Fig. 5), with "business" read as "item"
@@ -107,7 +108,11 @@ def candidate_sets(pairs: pd.DataFrame, sources: Mapping[str, pd.DataFrame]) -> 
 
 def judge(llm: Any, sets: Sequence[tuple[str, str, list[tuple[str, str]]]], user_profiles: Mapping[str, str],
           item_profiles: Mapping[str, str], seed: int, max_new_tokens: int = 8) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Two judging runs over ``sets`` (seeded order, then the reverse); the per-pair picks and the metrics."""
+    """Two judging runs over ``sets`` (seeded order, then the reverse); the per-pair picks and the metrics.
+
+    With a judge that gives log-probabilities the pick is the most likely candidate number
+    (``choice: likelihood``; every judgement has a pick, so position bias is measured on
+    every pair), else the number parsed from its answer (``generate``, with a notice)."""
     from explainrec.evaluation.judge import choice_request, parse_choice
 
     runs: list[list[list[int]]] = [[], []]
@@ -118,21 +123,37 @@ def judge(llm: Any, sets: Sequence[tuple[str, str, list[tuple[str, str]]]], user
             runs[r].append(o)
             requests.append(choice_request(user_profiles.get(u, ""), item_profiles.get(i, ""),
                                            [cands[j][1] for j in o], max_new_tokens))
-    answers = llm.chat(requests, desc="gt judge") if requests else []
+    reason = llm.scoring_unavailable() if hasattr(llm, "scoring_unavailable") else "the judge has no log-probabilities"
+    mode = "likelihood" if reason is None else "generate"
+    picks: list[tuple[int | None, float | None, str]] = []
+    if requests and mode == "likelihood":
+        numbers = [tuple(str(k) for k in range(1, len(cands) + 1)) for _, _, cands in sets for _ in "ab"]
+        scored = llm.score([ScoreRequest(req.messages, opts) for req, opts in zip(requests, numbers)], desc="gt judge")
+        picks = [(sc.best + 1, round(sc.probs[sc.best], 4), "") if sc.best is not None else (None, None, "")
+                 for sc in scored]
+    elif requests:
+        answers = llm.chat(requests, desc="gt judge")
+        picks = [(None, None, a.text) for a in answers]
     rows = []
     for n, (u, i, cands) in enumerate(sets):
         row: dict[str, Any] = {"user_id": u, "item_id": i, "sources": [s for s, _ in cands]}
         for r, tag in enumerate("ab"):
             order = runs[r][n]
-            pick = parse_choice(answers[2 * n + r].text, len(cands))
+            pick, prob, answer = picks[2 * n + r]
+            if mode == "generate":
+                pick = parse_choice(answer, len(cands))
             row[f"order_{tag}"] = [cands[j][0] for j in order]
             row[f"position_{tag}"] = pick
             row[f"pick_{tag}"] = cands[order[pick - 1]][0] if pick else None
-            row[f"answer_{tag}"] = answers[2 * n + r].text
+            row[f"probability_{tag}"] = prob
+            row[f"answer_{tag}"] = answer
         rows.append(row)
     table = pd.DataFrame(rows, columns=["user_id", "item_id", "sources", "order_a", "order_b", "position_a",
-                                        "position_b", "pick_a", "pick_b", "answer_a", "answer_b"])
-    return table, win_rates(table)
+                                        "position_b", "pick_a", "pick_b", "probability_a", "probability_b",
+                                        "answer_a", "answer_b"])
+    metrics = {"choice": mode, **({"choice_notice": f"the judge picks by parsing its answers: {reason}"}
+                                  if reason else {}), **win_rates(table)}
+    return table, metrics
 
 
 def win_rates(table: pd.DataFrame) -> dict[str, Any]:
@@ -150,6 +171,8 @@ def win_rates(table: pd.DataFrame) -> dict[str, Any]:
         metrics[f"run_{tag}"] = {
             "readable": len(r), "unreadable": len(table) - len(r),
             "first_position_rate": round(float((r[f"position_{tag}"] == 1).mean()), 4) if len(r) else None,
+            **{f"first_position_{k}": v for k, v in
+               rate_with_interval(int((r[f"position_{tag}"] == 1).sum()), len(r)).items() if k.startswith("ci_")},
             "first_position_chance": round(float((1 / r["sources"].str.len()).mean()), 4) if len(r) else None,
         }
     both = table[table["pick_a"].notna() & table["pick_b"].notna()]

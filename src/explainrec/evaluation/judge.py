@@ -1,11 +1,16 @@
 """LLM judges of generated explanations: XRec's GPTScore and a pairwise-choice judge.
 
-GPTScore (as XRec computes it): a judge LLM reads a prediction and its reference
-and answers a score from 0 to 100; the metric is the mean over the pairs whose
-answer holds a score. Answers without one are counted (``unparseable``), never
-imputed. The choice judge (paper 000, section 4.4) shows a user's and an item's
-profile and numbered candidate explanations, and asks which one best explains
-the interaction.
+GPTScore (XRec's prompt): a judge LLM reads a prediction and its reference and
+answers a score from 0 to 100. With a judge that gives token log-probabilities
+(the local backend, servers with ``logprobs``) the score is G-Eval's: the
+probability-weighted mean of 0..100 as the answer's start
+(:meth:`explainrec.llm.LLM.score`), so every pair gets one; otherwise the number
+in the generated answer is parsed, and answers without one are counted
+(``unscored``), never imputed. The metrics name the method of each score.
+
+The choice judge (paper 000, section 4.4) shows a user's and an item's profile
+and numbered candidate explanations, and asks which one best explains the
+interaction; by likelihood of each number when it can, by parsing otherwise.
 
 Both go through :class:`explainrec.llm.client.LLM`, which batches, deduplicates
 and caches the requests; decoding is greedy (``temperature=0``).
@@ -20,7 +25,10 @@ from typing import Any
 
 from explainrec.errors import ParamError
 from explainrec.evaluation.text import _check, _stats
-from explainrec.llm.types import ChatRequest
+from explainrec.llm.types import ChatRequest, ScoreRequest
+
+#: the answers GPTScore's probability-weighted mean runs over
+SCORE_OPTIONS = tuple(str(v) for v in range(101))
 
 #: XRec's judge prompt, verbatim
 SYSTEM_PROMPT = ("Score the given explanation against the ground truth on a scale from 0 to 100, focusing on the "
@@ -71,21 +79,43 @@ def score_request(prediction: str, reference: str, max_new_tokens: int = 16) -> 
 
 def gptscore(llm: Any, cands: Sequence[str], refs: Sequence[str], max_new_tokens: int = 16,
              desc: str = "gptscore") -> dict[str, Any]:
-    """GPTScore of each candidate against its reference, as XRec computes it.
+    """GPTScore of each candidate against its reference (XRec's prompt: :func:`score_request`).
 
-    One :func:`score_request` per pair, all in one ``llm.chat`` call; answers are read
-    with :func:`parse_score`. Returns ``mean`` and ``std`` (population std) over the parsed
-    scores (nan when none parsed), ``parsed`` and ``unparseable`` (counts), ``n``,
-    ``per_sample`` (the scores in input order, None where unparseable) and ``judge``
-    (``llm.identity``, None when it has none).
+    When ``llm.can_score``: the probability-weighted mean over the answers 0..100
+    (:data:`SCORE_OPTIONS`), one scoring per pair; a pair whose options got no
+    probability at all, and every pair of a judge without log-probabilities, is
+    scored by parsing its generated answer (:func:`parse_score`). Returns ``mean``
+    and ``std`` (population std) over the scored pairs (nan when none), ``n``,
+    ``scored``, ``unscored``, ``scored_by`` (``{"probability", "parsed"}`` counts),
+    ``option_mass`` (mean probability that the answer starts with a score, for the
+    probability scores), ``per_sample`` (input order, None where unscored) and
+    ``judge`` (``llm.identity``, None when it has none).
     """
     cands, refs = _check(cands, refs)
     requests = [score_request(c, r, max_new_tokens) for c, r in zip(cands, refs)]
-    answers = llm.chat(requests, desc=desc) if requests else []
-    per = [parse_score(a.text) for a in answers]
-    parsed = [s for s in per if s is not None]
-    mean, std = _stats(parsed)
-    return {"mean": mean, "std": std, "parsed": len(parsed), "unparseable": len(per) - len(parsed), "n": len(per),
+    per: list[float | None] = [None] * len(requests)
+    by = {"probability": 0, "parsed": 0}
+    masses = []
+    todo = list(range(len(requests)))
+    if requests and getattr(llm, "can_score", False):
+        scored = llm.score([ScoreRequest(r.messages, SCORE_OPTIONS) for r in requests], desc=desc)
+        todo = []
+        for i, sc in enumerate(scored):
+            if sc.best is None:
+                todo.append(i)
+                continue
+            per[i] = float(sum(p * int(v) for p, v in zip(sc.probs, SCORE_OPTIONS)))
+            masses.append(sc.covered)
+            by["probability"] += 1
+    if todo:
+        answers = llm.chat([requests[i] for i in todo], desc=desc)
+        for i, a in zip(todo, answers):
+            per[i] = parse_score(a.text)
+            by["parsed"] += per[i] is not None
+    values = [s for s in per if s is not None]
+    mean, std = _stats(values)
+    return {"mean": mean, "std": std, "n": len(per), "scored": len(values), "unscored": len(per) - len(values),
+            "scored_by": by, "option_mass": round(sum(masses) / len(masses), 4) if masses else None,
             "per_sample": per, "judge": getattr(llm, "identity", None)}
 
 

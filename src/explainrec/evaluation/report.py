@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from explainrec.errors import InputError, ParamError
+from explainrec.evaluation.bootstrap import CompareParams, Difference, paired_bootstrap
 
 TABLE_COLUMNS = ("user_id", "item_id", "explanation", "reference")
 
@@ -125,7 +126,8 @@ def evaluate_table(table: pd.DataFrame, encoder: str | Path, judge: Any, params:
     metrics: dict[str, Any] = {
         "pairs": len(table),
         "empty_explanations": int(sum(1 for c in raw_c if not c.strip())),
-        "gptscore": {**_stat_block(gs, ("mean", "std")), "parsed": gs["parsed"], "unparseable": gs["unparseable"]},
+        "gptscore": {**_stat_block(gs, ("mean", "std")), "scored": gs["scored"], "unscored": gs["unscored"],
+                     "scored_by": gs["scored_by"], "option_mass": gs["option_mass"]},
         "judge": gs["judge"],
         "bertscore": _stat_block(bs, ("precision", "recall", "f1", "precision_std", "recall_std", "f1_std")),
         "bertscore_encoder": bs["encoder"], "bertscore_layer": bs["num_layers"],
@@ -180,10 +182,19 @@ def _slug(header: str) -> str:
     return header.lower().replace("-", "_").replace(" ", "_")
 
 
-def summarise(methods: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Any], str, pd.DataFrame]:
+def summarise(methods: Mapping[str, Mapping[str, Any]], scores: Mapping[str, pd.DataFrame] | None = None,
+              compare: CompareParams | None = None, seed: int = 0,
+              labels: Mapping[str, str] | None = None) -> tuple[dict[str, Any], str, pd.DataFrame]:
     """Lay the evaluate metrics of several explainers (``{name: metrics}``, in display order)
     out as paper 000's Table 1: a summary mapping (``{name: {column: value}}``), the
-    markdown table (best value of each column in bold) and one plot row per explainer."""
+    markdown table (best value of each column in bold) and one plot row per explainer.
+
+    With ``scores`` (each explainer's per-pair score table, the evaluate stage's
+    ``scores.parquet``), every explainer but ``compare.baseline`` is also compared with the
+    baseline on :data:`COMPARED` by a paired bootstrap (:func:`compare_to_baseline`, seeded
+    by ``seed``): ``vs_<baseline>`` in its summary entry and a second markdown table.
+    ``labels`` name each explainer's table in errors (its file); ``scores of <name>`` by default.
+    """
     if not methods:
         raise ParamError("explainers", "at least one explainer to summarise")
     columns = TABLE1 + STABILITY
@@ -209,16 +220,88 @@ def summarise(methods: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, Any],
     first = next(iter(methods.values()))
     notes = [f"BERTScore: {first.get('bertscore_encoder')}, layer {first.get('bertscore_layer')}; "
              f"GPTScore judge: {first.get('judge')}; BLEU: {first.get('bleu_signature')}."]
-    parsed = [f"{name} {g.get('parsed', 0)}/{g.get('parsed', 0) + g.get('unparseable', 0)}"
-              for name, m in methods.items() if isinstance(g := m.get("gptscore"), Mapping)]
-    if parsed:
-        notes.append("GPTScore answers that held a score (the rest are unparseable and left out): "
-                     + ", ".join(parsed) + ".")
+    how = []
+    for name, m in methods.items():
+        g = m.get("gptscore")
+        if isinstance(g, Mapping) and isinstance(g.get("scored_by"), Mapping):
+            by = g["scored_by"]
+            mass = f", mean mass on 0-100 {g['option_mass']:.3f}" if g.get("option_mass") is not None else ""
+            how.append(f"{name} {by.get('probability', 0)} by probability, {by.get('parsed', 0)} parsed, "
+                       f"{g.get('unscored', 0)} unscored{mass}")
+    if how:
+        notes.append("GPTScore per pair: the probability-weighted mean of 0-100 where the judge gives "
+                     "log-probabilities, else the number parsed from its answer (unscored ones are left out): "
+                     + "; ".join(how) + ".")
     for name in ("bleurt", "bartscore"):
         if isinstance(first.get(name), Mapping) and not first[name].get("computed"):
             notes.append(f"{name}: not computed ({first[name].get('reason')}).")
     markdown = "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
     summary = {name: {_slug(h): v for h, v in row.items() if v is not None} | {"pairs": methods[name].get("pairs")}
                for name, row in values.items()}
+    if scores is not None:
+        compare = compare or CompareParams()
+        differences = compare_to_baseline(list(methods), scores, compare, seed, labels)
+        key = f"vs_{compare.baseline}"
+        for name, by_metric in differences.items():
+            summary[name][key] = {_slug(h): d.to_dict() for h, d in by_metric.items()}
+        if differences:
+            markdown += "\n" + difference_table(differences, {n: methods[n].get("pairs") for n in differences},
+                                                 compare, seed)
     plot = pd.DataFrame([{"method": name, **{_slug(h): row[h] for h in shown}} for name, row in values.items()])
     return summary, markdown, plot
+
+
+#: (column header, per-pair score column) compared by the paired bootstrap; the table's values are their means
+COMPARED = (("BS-F1", "bertscore_f1"), ("BLEU-4", "bleu4"), ("R-L", "rougeL_f1"))
+
+
+def compare_to_baseline(names: Sequence[str], scores: Mapping[str, pd.DataFrame], compare: CompareParams,
+                        seed: int, labels: Mapping[str, str] | None = None) -> dict[str, dict[str, Difference]]:
+    """``{name: {header: Difference}}`` for every explainer in ``names`` but the baseline, in that
+    order: the mean per-pair difference (name − baseline) of each :data:`COMPARED` score with its
+    paired bootstrap interval (:func:`explainrec.evaluation.bootstrap.paired_bootstrap`)."""
+    if compare.baseline not in names:
+        raise ParamError("compare.baseline", f"one of the explainers ({', '.join(names)})", compare.baseline)
+    missing = [n for n in names if n not in scores]
+    if missing:
+        raise ParamError("scores", "a per-pair score table for every explainer", missing)
+    label = {n: (labels or {}).get(n, f"scores of {n}") for n in names}
+    columns = [col for _, col in COMPARED]
+    out = {}
+    for name in names:
+        if name == compare.baseline:
+            continue
+        by_col = paired_bootstrap(scores[compare.baseline], scores[name], columns, resamples=compare.resamples,
+                                  confidence=compare.confidence, seed=seed,
+                                  labels=(label[compare.baseline], label[name]))
+        out[name] = {h: by_col[col] for h, col in COMPARED}
+    return out
+
+
+def difference_table(differences: Mapping[str, Mapping[str, Difference]], pairs: Mapping[str, Any],
+                     compare: CompareParams, seed: int) -> str:
+    """The markdown of :func:`compare_to_baseline`'s result: one row per explainer, cells
+    ``diff [low, high]``, in bold where the interval excludes 0, and a note on the marking."""
+    level = f"{compare.confidence * 100:g} %"
+    lines = [f"Difference vs {compare.baseline} ({level} paired bootstrap interval, {compare.resamples} resamples, "
+             f"seed {seed}):", "",
+             "| Method | pairs | " + " | ".join(h for h, _ in COMPARED) + " |", "|---|---:|" + "---:|" * len(COMPARED)]
+
+    def cell(d: Difference) -> str:
+        if d.diff is None:
+            return "–"
+        if d.ci_low is None or d.ci_high is None:
+            return f"{d.diff:+.4f} [–]"
+        text = f"{d.diff:+.4f} [{d.ci_low:+.4f}, {d.ci_high:+.4f}]"
+        return f"**{text}**" if d.excludes_zero else text
+
+    for name, by_metric in differences.items():
+        lines.append(f"| {name} | {pairs.get(name, '–')} | " + " | ".join(cell(by_metric[h]) for h, _ in COMPARED)
+                     + " |")
+    marked = sum(d.excludes_zero for by in differences.values() for d in by.values())
+    total = sum(len(by) for by in differences.values())
+    note = (f"Each cell: the mean over the test pairs of (method − {compare.baseline}) [its interval]; **bold**: the "
+            f"interval excludes 0 ({marked} of {total}), the sign survives resampling the pairs (no correction "
+            f"for making {total} comparisons).")
+    return "\n".join(lines) + "\n\n" + note + "\n"
+

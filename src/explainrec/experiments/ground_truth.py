@@ -107,7 +107,9 @@ def run_cpeg_variant(km: KM, pairs: pd.DataFrame, splits: str | Path, filtered: 
     users, item_profiles = load_profiles(profiles, user_layer=cpeg.profile_layer, item_layer=cpeg.profile_layer)
     result = run_cpeg(mined.table, _split_rows(splits), item_table, users, item_profiles, llm, cpeg, source=where)
     write_explanations(result.table, Path(out) / CPEG_FILE)
-    return {"variant": km.name, "k": km.k, "m": km.m, **result.metrics["test"],
+    notice = {"choice_notice": result.metrics["choice_notice"]} if "choice_notice" in result.metrics else {}
+    return {"variant": km.name, "k": km.k, "m": km.m, "choice": result.metrics["choice"], **notice,
+            **result.metrics["test"],
             "negatives": mined.metrics["test"], "llm": llm.stats.as_metrics()}
 
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from explainrec.llm.types import ChatRequest, Completion
+from explainrec.llm.types import ChatRequest, Completion, ScoreRequest
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -42,18 +42,16 @@ def default_cache_path() -> Path:
     return base / "llm" / "responses.sqlite"
 
 
-def canonical_request(identity: str, request: ChatRequest) -> str:
+def canonical_request(identity: str, request: ChatRequest | ScoreRequest) -> str:
     """The canonical JSON that :func:`cache_key` hashes (also stored for inspection)."""
-    payload = {
-        "identity": identity,
-        "messages": [list(m) for m in request.messages],
-        "params": request.params.to_dict(),
-    }
+    payload = {"identity": identity, **request.cache_payload()}
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def cache_key(identity: str, request: ChatRequest) -> str:
-    """sha256 of the canonical JSON of ``{identity, messages, params}``."""
+def cache_key(identity: str, request: ChatRequest | ScoreRequest) -> str:
+    """sha256 of the canonical JSON of ``{identity, messages, params}`` (a chat) or
+    ``{identity, messages, options, score}`` (a scoring, whose answer is stored as the
+    JSON list of the options' log-probabilities: :meth:`Scored.to_json`)."""
     return hashlib.sha256(canonical_request(identity, request).encode("utf-8")).hexdigest()
 
 
@@ -89,7 +87,7 @@ class ResponseCache:
         return self.get_many([key]).get(key)
 
     def put_many(self, items: Iterable[tuple[str, Completion]], identity: str = "",
-                 requests: Sequence[ChatRequest] | None = None) -> None:
+                 requests: Sequence[ChatRequest | ScoreRequest] | None = None) -> None:
         """Store ``(key, completion)`` pairs and commit at once.
 
         ``identity``/``requests`` (parallel to ``items``) are optional and only

@@ -5,7 +5,9 @@ requests are generated once; answers already in the :class:`ResponseCache`
 are not generated again; the rest are sorted by prompt length (so a batch
 holds prompts of similar length and pads little), sent to the backend in
 batches of ``backend.preferred_batch`` and written to the cache as each batch
-finishes, so an interrupted job resumes where it stopped.
+finishes, so an interrupted job resumes where it stopped. ``LLM.score`` does
+the same for :class:`ScoreRequest` (how likely each option is as the answer's
+start), whose answers are cached as their options' log-probabilities.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from tqdm.auto import tqdm
 
 from explainrec.errors import ExplainrecError
 from explainrec.llm.cache import ResponseCache, cache_key
-from explainrec.llm.types import Backend, ChatRequest, Completion
+from explainrec.llm.types import Backend, ChatRequest, Completion, ScoreRequest, Scored
 
 
 @dataclass
@@ -37,6 +39,8 @@ class LLMStats:
     duplicates: int = 0
     cache_hits: int = 0
     llm_calls: int = 0
+    #: of the ``llm_calls``, option scorings (:meth:`LLM.score`) rather than generations
+    scored: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
@@ -74,12 +78,39 @@ class LLM:
 
     def chat(self, requests: Sequence[ChatRequest], desc: str | None = None) -> list[Completion]:
         """Completions for ``requests``, in the same order (``cached=True`` for cache hits)."""
+        return self._answer(requests, ChatRequest, self.backend.generate, desc)
+
+    def scoring_unavailable(self) -> str | None:
+        """Why :meth:`score` cannot work with this backend (no token log-probabilities), or None."""
+        check = getattr(self.backend, "scoring_unavailable", None)
+        if check is None:
+            return f"the {type(self.backend).__name__} backend gives no token log-probabilities"
+        return check()
+
+    @property
+    def can_score(self) -> bool:
+        return self.scoring_unavailable() is None
+
+    def score(self, requests: Sequence[ScoreRequest], desc: str | None = None) -> list[Scored]:
+        """The options' log-probabilities for ``requests`` (:mod:`explainrec.llm.options`), in the
+        same order, through the same cache, deduplication and batching as :meth:`chat`."""
+        reason = self.scoring_unavailable()
+        if reason is not None:
+            raise ExplainrecError(f"{self.identity}: cannot score options: {reason}")
+
+        def run(batch: list[ScoreRequest]) -> list[Completion]:
+            return [Completion(s.to_json(), s.prompt_tokens, 0) for s in self.backend.score(batch)]
+
+        outs = self._answer(requests, ScoreRequest, run, desc)
+        return [Scored.from_json(c.text, c.prompt_tokens, c.cached) for c in outs]
+
+    def _answer(self, requests: Sequence[Any], kind: type, run: Any, desc: str | None) -> list[Completion]:
         requests = list(requests)
         for i, r in enumerate(requests):
-            if not isinstance(r, ChatRequest):
-                raise TypeError(f"requests[{i}] is a {type(r).__name__}, not a ChatRequest")
+            if not isinstance(r, kind):
+                raise TypeError(f"requests[{i}] is a {type(r).__name__}, not a {kind.__name__}")
         keys = [cache_key(self.identity, r) for r in requests]
-        unique: dict[str, ChatRequest] = dict(zip(keys, requests))
+        unique: dict[str, Any] = dict(zip(keys, requests))
         self.stats.requests += len(requests)
         self.stats.duplicates += len(requests) - len(unique)
 
@@ -97,11 +128,11 @@ class LLM:
                 part = misses[s : s + step]
                 batch = [unique[k] for k in part]
                 t0 = time.perf_counter()
-                outs = self.backend.generate(batch)
+                outs = run(batch)
                 dt = time.perf_counter() - t0
                 if len(outs) != len(batch):
                     raise ExplainrecError(
-                        f"backend {self.identity} returned {len(outs)} completions for {len(batch)} requests"
+                        f"backend {self.identity} returned {len(outs)} answers for {len(batch)} requests"
                     )
                 outs = [dataclasses.replace(c, cached=False) for c in outs]
                 if self.cache is not None:
@@ -109,6 +140,8 @@ class LLM:
                 done.update(zip(part, outs))
                 st = self.stats
                 st.llm_calls += len(batch)
+                if kind is ScoreRequest:
+                    st.scored += len(batch)
                 st.prompt_tokens += sum(c.prompt_tokens for c in outs)
                 st.completion_tokens += sum(c.completion_tokens for c in outs)
                 st.seconds += dt
@@ -118,7 +151,8 @@ class LLM:
                 if profile is not None:
                     st.decode = profile.as_metrics()
                 bar.update(len(batch))
-                bar.set_postfix_str(f"{gen_tokens / gen_seconds if gen_seconds else 0.0:.1f} tok/s")
+                if kind is ChatRequest:
+                    bar.set_postfix_str(f"{gen_tokens / gen_seconds if gen_seconds else 0.0:.1f} tok/s")
         finally:
             bar.close()
         return [done[k] for k in keys]

@@ -15,7 +15,8 @@ One call decodes a batch of tokenised prompts with one :class:`GenParams`:
    cache rows too) once a quarter of the batch is done, instead of decoding
    padding until the longest row ends as ``model.generate`` does.
 
-It calls the model's own ``forward`` with a cache that grows in place (:mod:`explainrec.llm.kvcache`);
+:func:`next_token_logprobs` runs steps 1 and 2 only, for the option scoring of
+:mod:`explainrec.llm.options`. It calls the model's own ``forward`` with a cache that grows in place (:mod:`explainrec.llm.kvcache`);
 greedy decoding picks the argmax, sampling uses transformers' temperature and
 top-p warpers with a seeded generator. :class:`DecodeProfile` counts where the
 time goes (``bench/llm_profile.py`` prints it).
@@ -111,25 +112,18 @@ def _kv_layers(cache: Any) -> list[tuple[Any, Any]]:
     return [(layer.keys, layer.values) for layer in cache.layers]
 
 
-def decode_batch(model: Any, prompts: Sequence[Sequence[int]], params: GenParams, *, pad_id: int,
-                 eos_ids: set[int], store: PrefixStore | None, drop_finished: bool = True,
-                 stop_hit: Callable[[list[int]], bool] | None = None,
-                 profile: DecodeProfile | None = None) -> list[Decoded]:
-    """Decode ``prompts`` (token ids, no padding) with ``params``; one :class:`Decoded` per prompt, in order.
-
-    ``stop_hit(new_ids)`` says whether a row's new tokens contain a stop string.
-    ``store`` (None: no reuse) is read and extended; ``profile`` is added to.
-    """
+def _prefill(model: Any, ids: list[list[int]], pad_id: int, store: PrefixStore | None,
+             prof: DecodeProfile) -> tuple[Any, Any, Any]:
+    """Steps 1 and 2: reuse stored openings, prefill the rest in one batch, store each prompt's KV.
+    Returns the last position's logits, the cache and the attention mask."""
     import torch
 
-    prof = DecodeProfile(calls=1)
     device = model.device
-    n = len(prompts)
-    ids = [list(p) for p in prompts]
+    n = len(ids)
     lens = [len(p) for p in ids]
     if min(lens) < 1:
         raise ValueError("every prompt needs at least one token")
-    prof.prompt_tokens = sum(lens)
+    prof.prompt_tokens += sum(lens)
 
     # -- 1. which opening each row reuses -------------------------------------------------------
     entries: list[Any] = [None] * n
@@ -152,7 +146,7 @@ def decode_batch(model: Any, prompts: Sequence[Sequence[int]], params: GenParams
             for i in range(n):
                 if reuse[i] < common:
                     entries[i], reuse[i] = shared, common
-    prof.reused_tokens = sum(reuse)
+    prof.reused_tokens += sum(reuse)
 
     # -- 2. batched prefill of the rest ----------------------------------------------------------
     p_max = max(reuse)
@@ -178,8 +172,8 @@ def decode_batch(model: Any, prompts: Sequence[Sequence[int]], params: GenParams
                     v[i, :, : reuse[i]] = e.kv[li][1][:, : reuse[i]]
             layers.append((k, v))
     cache = new_cache(model.config, layers)
-    prof.prefill_tokens = sum(rest)
-    prof.pad_tokens = n * r_max - sum(rest)
+    prof.prefill_tokens += sum(rest)
+    prof.pad_tokens += n * r_max - sum(rest)
     t0 = time.perf_counter()
     with torch.inference_mode():
         out = model(input_ids=input_ids.to(device), attention_mask=mask.to(device),
@@ -191,7 +185,40 @@ def decode_batch(model: Any, prompts: Sequence[Sequence[int]], params: GenParams
             store.add(ids[i], [(torch.cat([k[i, :, : reuse[i]], k[i, :, lo:]], dim=1),
                                 torch.cat([v[i, :, : reuse[i]], v[i, :, lo:]], dim=1))
                                for k, v in _kv_layers(cache)])
-    prof.prefill_s = time.perf_counter() - t0
+    prof.prefill_s += time.perf_counter() - t0
+    return logits, cache, mask
+
+
+def next_token_logprobs(model: Any, prompts: Sequence[Sequence[int]], *, pad_id: int,
+                        store: PrefixStore | None, profile: DecodeProfile | None = None) -> Any:
+    """The log-softmax of the next token after each prompt (float32, one row per prompt),
+    with the same prefix reuse as :func:`decode_batch` (each prompt's KV is stored too)."""
+    import torch
+
+    prof = DecodeProfile(calls=1)
+    logits, _, _ = _prefill(model, [list(p) for p in prompts], pad_id, store, prof)
+    if profile is not None:
+        profile.add(prof)
+    return torch.log_softmax(logits.float(), dim=-1)
+
+
+def decode_batch(model: Any, prompts: Sequence[Sequence[int]], params: GenParams, *, pad_id: int,
+                 eos_ids: set[int], store: PrefixStore | None, drop_finished: bool = True,
+                 stop_hit: Callable[[list[int]], bool] | None = None,
+                 profile: DecodeProfile | None = None) -> list[Decoded]:
+    """Decode ``prompts`` (token ids, no padding) with ``params``; one :class:`Decoded` per prompt, in order.
+
+    ``stop_hit(new_ids)`` says whether a row's new tokens contain a stop string.
+    ``store`` (None: no reuse) is read and extended; ``profile`` is added to.
+    """
+    import torch
+
+    prof = DecodeProfile(calls=1)
+    device = model.device
+    n = len(prompts)
+    ids = [list(p) for p in prompts]
+    lens = [len(p) for p in ids]
+    logits, cache, mask = _prefill(model, ids, pad_id, store, prof)
 
     # -- 3. decode, dropping rows that are done -------------------------------------------------
     t0 = time.perf_counter()

@@ -15,11 +15,16 @@ from typing import Any
 
 from explainrec.errors import LLMUnavailable
 from explainrec.llm.spec import LLMSpec
-from explainrec.llm.types import ChatRequest, Completion, truncate_at_stop
+from explainrec.llm.options import Query, score_with
+from explainrec.llm.types import ChatRequest, Completion, ScoreRequest, Scored, ScoringUnsupported, truncate_at_stop
 
 #: requests per ``generate`` call, as a multiple of the concurrency: several
 #: rounds per batch keep the threads busy while the slowest request finishes
 BATCH_PER_WORKER = 4
+#: the most next-token alternatives the OpenAI API returns per position
+TOP_LOGPROBS = 20
+#: vLLM's (and SGLang's) fields for continuing a last assistant turn instead of starting a new one
+CONTINUE = {"continue_final_message": True, "add_generation_prompt": False}
 
 
 class OpenAIBackend:
@@ -96,6 +101,8 @@ class OpenAIBackend:
         }
         if p.stop:
             kw["stop"] = list(p.stop)[:4]  # the OpenAI API takes at most 4; the rest are applied below
+        if req.continues:
+            kw["extra_body"] = CONTINUE
         return kw
 
     def _one(self, req: ChatRequest) -> Completion:
@@ -110,15 +117,63 @@ class OpenAIBackend:
         ct = int(getattr(usage, "completion_tokens", 0) or 0) if usage else 0
         return Completion(text.strip(), pt, ct)
 
-    def generate(self, batch: list[ChatRequest]) -> list[Completion]:
-        """Send the batch concurrently; results come back in input order."""
-        if not batch:
-            return []
-        if len(batch) == 1 or self.concurrency == 1:
-            return [self._one(r) for r in batch]
-        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(batch)), thread_name_prefix="llm-http")
+    def _map(self, fn: Any, items: list[Any]) -> list[Any]:
+        """``fn`` over ``items`` on up to ``concurrency`` threads; results in input order."""
+        if len(items) <= 1 or self.concurrency == 1:
+            return [fn(x) for x in items]
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(items)), thread_name_prefix="llm-http")
         try:
-            futures = [pool.submit(self._one, r) for r in batch]
+            futures = [pool.submit(fn, x) for x in items]
             return [f.result() for f in futures]
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def generate(self, batch: list[ChatRequest]) -> list[Completion]:
+        """Send the batch concurrently; results come back in input order."""
+        return self._map(self._one, batch)
+
+    # -- option scoring ----------------------------------------------------
+    def scoring_unavailable(self) -> str | None:
+        """Why the endpoint cannot score options, or None; asked once, with a one-token request.
+
+        Scoring needs ``logprobs``/``top_logprobs`` in chat completions and, to continue an
+        answer's opening, vLLM's ``continue_final_message`` (vLLM and SGLang have both;
+        ``transformers serve`` ignores the first and rejects the second; OpenAI has no
+        continuation). The reason is kept, so the caller can name it in its notice.
+        """
+        if not hasattr(self, "_scoring_reason"):
+            probe = ScoreRequest.of(None, "Answer with one number.", ("1", "2"), opening="Answer: ")
+            try:
+                self._next_tokens((probe, (), frozenset()))
+                self._scoring_reason: str | None = None
+            except (ScoringUnsupported, LLMUnavailable) as e:
+                self._scoring_reason = str(e)
+        return self._scoring_reason
+
+    def score(self, batch: list[ScoreRequest]) -> list[Scored]:
+        """The options' log-probabilities from the server's ``top_logprobs`` (:mod:`explainrec.llm.options`);
+        prompt tokens are not counted (0)."""
+        return score_with(batch, lambda queries: self._map(self._next_tokens, queries), lambda r: 0)
+
+    def _next_tokens(self, query: Query) -> list[tuple[str, str, float]]:
+        request, path, _ = query
+        messages = request.openai_messages()
+        if path:
+            if request.continues:
+                messages[-1] = {"role": "assistant", "content": messages[-1]["content"] + "".join(path)}
+            else:
+                messages.append({"role": "assistant", "content": "".join(path)})
+        kw: dict[str, Any] = {"model": self.spec.model, "messages": messages, "max_tokens": 1, "temperature": 0.0,
+                              "logprobs": True, "top_logprobs": TOP_LOGPROBS}
+        if messages[-1]["role"] == "assistant":
+            kw["extra_body"] = CONTINUE
+        try:
+            resp = self.client.chat.completions.create(**kw)
+        except self._openai.OpenAIError as e:
+            raise self._translate(e) from e
+        lp = resp.choices[0].logprobs if resp.choices else None
+        content = getattr(lp, "content", None) if lp is not None else None
+        if not content or not getattr(content[0], "top_logprobs", None):
+            raise ScoringUnsupported(f"the endpoint at {self.url} returned no token log-probabilities "
+                                     "(logprobs/top_logprobs)")
+        return [(t.token, t.token, float(t.logprob)) for t in content[0].top_logprobs]

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from explainrec.errors import LLMUnavailable
-from explainrec.llm.decode import DecodeProfile, decode_batch
+from explainrec.llm.decode import DecodeProfile, decode_batch, next_token_logprobs
 from explainrec.llm.kvcache import has_sliding_layers
 from explainrec.llm.machine import cpu_has_amx_bf16, machine_facts
 from explainrec.llm.prefix import PrefixStore
 from explainrec.llm.render import plain_prompt
 from explainrec.llm.spec import BUNDLED, LLMSpec
-from explainrec.llm.types import ChatRequest, Completion, GenParams, truncate_at_stop
+from explainrec.llm.options import TOP_K, Query, score_with
+from explainrec.llm.types import ChatRequest, Completion, GenParams, ScoreRequest, Scored, truncate_at_stop
 
 #: options that may be passed through ``LLMSpec.extra`` to ``from_pretrained``
 _LOAD_EXTRA = ("gguf_file", "revision", "trust_remote_code", "attn_implementation")
@@ -122,22 +123,25 @@ class TransformersBackend:
         if spec.prefix_cache_mb and not has_sliding_layers(self.model.config):
             self.prefix_store = PrefixStore(spec.prefix_cache_mb * 2**20)
         self.machine = machine_facts(self.device, self.dtype)
+        self._vocab_cache: tuple[list[str], dict[str, list[int]], dict[str, list[int]]] | None = None
 
     # -- prompts ---------------------------------------------------------
-    def render(self, request: ChatRequest) -> str:
-        """The prompt string fed to the model (chat template, or the plain fallback)."""
+    def render(self, request: ChatRequest | ScoreRequest) -> str:
+        """The prompt string fed to the model (chat template, or the plain fallback); a last
+        assistant turn is left open for the model to continue."""
         if not self.has_template:
             return plain_prompt(request.messages)
         msgs = request.openai_messages()
+        turn = {"add_generation_prompt": not request.continues, "continue_final_message": request.continues}
         try:
-            return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+            return self.tokenizer.apply_chat_template(msgs, tokenize=False, **turn)
         except Exception:  # some templates reject a system turn: fold it into the first user turn
             if msgs[0]["role"] != "system" or len(msgs) < 2:
                 raise
             merged = [{"role": msgs[1]["role"], "content": msgs[0]["content"] + "\n\n" + msgs[1]["content"]}]
-            return self.tokenizer.apply_chat_template(merged + msgs[2:], tokenize=False, add_generation_prompt=True)
+            return self.tokenizer.apply_chat_template(merged + msgs[2:], tokenize=False, **turn)
 
-    def token_ids(self, request: ChatRequest) -> list[int]:
+    def token_ids(self, request: ChatRequest | ScoreRequest) -> list[int]:
         """The rendered prompt's token ids, unpadded (what the model is fed)."""
         return self._encode([self.render(request)])["input_ids"][0].tolist()
 
@@ -161,6 +165,49 @@ class TransformersBackend:
                 for i, c in zip(part, self._generate_group([batch[i] for i in part], params)):
                     out[i] = c
         return [c for c in out if c is not None]
+
+    # -- option scoring ----------------------------------------------------
+    def scoring_unavailable(self) -> str | None:
+        """None: a local model always gives its token log-probabilities."""
+        return None
+
+    def score(self, batch: list[ScoreRequest]) -> list[Scored]:
+        """The log-probability of each request's options (:mod:`explainrec.llm.options`), exact
+        for every token that opens an option and for the :data:`~explainrec.llm.options.TOP_K`
+        most likely at each node."""
+        prompts = {r: self.token_ids(r) for r in dict.fromkeys(batch)}
+        return score_with(batch, lambda queries: self._step(queries, prompts), lambda r: len(prompts[r]))
+
+    def _vocab(self) -> tuple[list[str], dict[str, list[int]], dict[str, list[int]]]:
+        """Each token id's text, and text -> ids, as written and without leading whitespace."""
+        if self._vocab_cache is None:
+            texts = self.tokenizer.batch_decode([[i] for i in range(len(self.tokenizer))])
+            exact: dict[str, list[int]] = {}
+            stripped: dict[str, list[int]] = {}
+            for i, t in enumerate(texts):
+                exact.setdefault(t, []).append(i)
+                stripped.setdefault(t.lstrip(), []).append(i)
+            self._vocab_cache = (texts, exact, stripped)
+        return self._vocab_cache
+
+    def _step(self, queries: list[Query], prompts: dict[ScoreRequest, list[int]]) -> list[list[tuple[int, str, float]]]:
+        import torch
+
+        texts, exact, stripped = self._vocab()
+        out = []
+        for s in range(0, len(queries), self.preferred_batch):
+            part = queries[s : s + self.preferred_batch]
+            rows = [prompts[r] + list(path) for r, path, _ in part]
+            logprobs = next_token_logprobs(self.model, rows, pad_id=self.pad_id, store=self.prefix_store,
+                                           profile=self.profile)
+            top = torch.topk(logprobs, min(TOP_K, logprobs.shape[-1]), dim=-1).indices.tolist()
+            for (r, path, wanted), lp, best in zip(part, logprobs, top):
+                best = [i for i in best if i < len(texts)]  # a padded vocabulary has rows no token uses
+                table = exact if path else stripped
+                ids = dict.fromkeys(best + [i for w in wanted for i in table.get(w, ())])
+                values = lp[list(ids)].tolist()
+                out.append([(i, texts[i], v) for i, v in zip(ids, values)])
+        return out
 
     def _stop_check(self, stop: tuple[str, ...]) -> Any:
         if not stop:

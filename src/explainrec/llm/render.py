@@ -11,6 +11,9 @@ from collections.abc import Sequence
 
 
 def plain_prompt(messages: Sequence[tuple[str, str]]) -> str:
-    """``System:/User:/Assistant:`` lines, ending with the cue for the answer."""
+    """``System:/User:/Assistant:`` lines, ending with the cue for the answer; a last
+    assistant turn is the answer's opening, which the model continues."""
     lines = [f"{role.capitalize()}: {content}" for role, content in messages]
+    if messages and messages[-1][0] == "assistant":
+        return "\n".join(lines)
     return "\n".join(lines) + "\nAssistant:"
