@@ -1,6 +1,6 @@
 """One ablation of paper 000 (§4.3, Fig. 5): an explainer built without SFT or without PGHIS profiles.
 
-    python stages/ablation.py --name wo_pghis --profiles data/profiles --targets data/cpeg --base data/assets/sft_base/model --out data/ablations/wo_pghis --metrics metrics/ablations/wo_pghis.json
+    python stages/ablation.py --name wo_pghis --profiles data/profiles --targets data/cpeg --filtered data/filtered --base data/assets/sft_base/model --out data/ablations/wo_pghis --metrics metrics/ablations/wo_pghis.json
 
 dvc.yaml runs it once per entry of the ``ablations`` mapping (``ablation@<name>``).
 Reads ``ablations.<name>`` (sft, user_layer, item_layer), the ``sft`` and
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from common import BASE, METRICS, OUT, PROFILES, TARGETS, load_params, one_line_errors, params_option, read_section, \
+from common import BASE, FILTERED, METRICS, OUT, PROFILES, TARGETS, load_params, one_line_errors, params_option, read_section, \
     seed
 
 
@@ -25,11 +25,13 @@ from common import BASE, METRICS, OUT, PROFILES, TARGETS, load_params, one_line_
 @click.option("--name", required=True, help="a key of the ablations mapping")
 @PROFILES
 @TARGETS
+@FILTERED
 @BASE
 @OUT
 @METRICS
 @one_line_errors
-def main(params_path: str, name: str, profiles: Path, targets: Path, base: Path, out: Path, metrics: Path) -> None:
+def main(params_path: str, name: str, profiles: Path, targets: Path, filtered: Path,
+         base: Path, out: Path, metrics: Path) -> None:
     from explainrec.experiments.ablation import AblationVariant, run_ablation
     from explainrec.io import atomic_dir, write_json
     from explainrec.sft.params import GenerateParams, SFTParams
@@ -39,7 +41,8 @@ def main(params_path: str, name: str, profiles: Path, targets: Path, base: Path,
     sft = read_section(params, "sft", SFTParams)
     generate = read_section(params, "generate", GenerateParams)
     with atomic_dir(out) as tmp:
-        result = run_ablation(variant, profiles, targets, base, tmp, sft, generate, seed(params))
+        result = run_ablation(variant, profiles, targets, base, tmp, sft, generate, seed(params),
+                              items=filtered / "items.parquet")
     write_json(metrics, result)
     gen = result["generation"]
     click.echo(f"ablation {name}: {'fine-tuned' if variant.sft else 'base model'}, user layer {variant.user_layer}, "

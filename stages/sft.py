@@ -1,10 +1,11 @@
 """Supervised fine-tuning of the explanation generator on the Fig. 4 prompt (paper 000 §3.3).
 
-    python stages/sft.py --profiles data/profiles --targets data/cpeg --base data/assets/sft_base/model --out data/sft --metrics metrics/sft.json
+    python stages/sft.py --profiles data/profiles --targets data/cpeg --filtered data/filtered --base data/assets/sft_base/model --out data/sft --metrics metrics/sft.json
 
 Reads the ``sft`` section and ``seed`` from params.yaml (``sft.base_model`` is
 materialised by assets_sft_base); ``--targets`` is the folder of the stage that
-``sft.targets`` names (dvc.yaml passes ``data/${sft.targets}``). Writes
+``sft.targets`` names (dvc.yaml passes ``data/${sft.targets}``); with
+``sft.item_title`` the prompts name each item from ``<filtered>/items.parquet``. Writes
 ``<out>/model/`` (a plain transformers folder, LoRA merged), ``<out>/loss.csv``
 (step, epoch, train_loss, eval_loss) and the metrics (train/eval loss,
 examples, trainable parameters, method, seconds).
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from common import BASE, METRICS, OUT, PROFILES, TARGETS, load_params, number, one_line_errors, params_option, \
+from common import BASE, FILTERED, METRICS, OUT, PROFILES, TARGETS, load_params, number, one_line_errors, params_option, \
     read_section, seed
 
 
@@ -24,11 +25,12 @@ from common import BASE, METRICS, OUT, PROFILES, TARGETS, load_params, number, o
 @params_option
 @PROFILES
 @TARGETS
+@FILTERED
 @BASE
 @OUT
 @METRICS
 @one_line_errors
-def main(params_path: str, profiles: Path, targets: Path, base: Path, out: Path, metrics: Path) -> None:
+def main(params_path: str, profiles: Path, targets: Path, filtered: Path, base: Path, out: Path, metrics: Path) -> None:
     from explainrec.io import atomic_dir, write_json
     from explainrec.sft.params import SFTParams
     from explainrec.sft.train import run_sft
@@ -36,7 +38,7 @@ def main(params_path: str, profiles: Path, targets: Path, base: Path, out: Path,
     params = load_params(params_path)
     cfg = read_section(params, "sft", SFTParams)
     with atomic_dir(out) as tmp:
-        result = run_sft(profiles, targets, base, tmp, cfg, seed(params))
+        result = run_sft(profiles, targets, base, tmp, cfg, seed(params), items=filtered / "items.parquet")
     write_json(metrics, result)
     click.echo(f"sft ({cfg.method}): {result['examples']} examples, {result['steps']} steps, "
                f"train loss {number(result['train_loss_first'], 3)} -> {number(result['train_loss'], 3)}, "

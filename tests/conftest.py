@@ -25,6 +25,18 @@ def amazon_mi() -> Path:
     return AMAZON_MI
 
 
+XREC = SHARED_DATA / "xrec"
+
+
+@pytest.fixture(params=["amazon", "google", "yelp"])
+def xrec_table(request: pytest.FixtureRequest) -> Path:
+    """One of XRec's released test tables (../shared/data/xrec/<name>/tst.parquet), or a skip when absent."""
+    path = XREC / request.param / "tst.parquet"
+    if not path.exists():
+        pytest.skip(f"{path} not present: XRec's tables live in ../shared/data/xrec, outside the project")
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random Llama (tests/tiny.py) saved once per session; tests only read it."""

@@ -48,3 +48,11 @@ def write_splits(folder: Path, train: list[dict], test: list[dict], with_explana
                            for r in rows])
         df.to_parquet(folder / f"{name}.parquet")
     return folder
+
+
+def write_items(path: Path, categories: bool = True) -> Path:
+    """An items table as the filter stage writes it: a title for every item but i3, categories for some."""
+    df = pd.DataFrame({"item_id": list(ITEMS), "title": [f"Film {k}" if k != 3 else None for k in range(len(ITEMS))],
+                       "description": None, "categories": ["Sci-Fi", "Documentary", None, "Horror", "Comedy"]})
+    (df if categories else df.drop(columns="categories")).to_parquet(path)
+    return path

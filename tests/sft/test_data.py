@@ -11,7 +11,7 @@ from explainrec.errors import InputError, ParamError
 from explainrec.data.references import reference_table
 from explainrec.sft.data import PAIR_COLUMNS, load_sft_data
 from explainrec.sft.prompt import RESPONSE_PREFIX, build_prompt
-from tests.sft import ITEMS, USERS, pair_rows, write_cpeg, write_profiles, write_splits
+from tests.sft import ITEMS, USERS, pair_rows, write_cpeg, write_items, write_profiles, write_splits
 
 
 @pytest.fixture
@@ -35,6 +35,41 @@ def test_cpeg_targets_drop_unverified(folders):
 
     everything = load_sft_data(folders["profiles"], folders["cpeg"], "cpeg", include_unverified=True)
     assert len(everything.train) == 6
+
+
+def test_items_table_names_each_item_in_its_prompt(folders, tmp_path):
+    items = write_items(tmp_path / "items.parquet")
+    data = load_sft_data(folders["profiles"], folders["cpeg"], "cpeg", include_unverified=True, items=items)
+    prompts = dict(zip(zip(data.train.user_id, data.train.item_id), data.train.prompt))
+    assert prompts["u0", "i0"] == build_prompt(USERS["u0"], ITEMS["i0"], "Film 0", "Sci-Fi")
+    prompts = {i: p for (_, i), p in prompts.items()}
+    assert "Item Title:\nFilm 2\nItem Profile:" in prompts["i2"]  # no categories: no categories line
+    assert "Item Title" not in prompts["i3"] and "Item Categories:\nHorror" in prompts["i3"]
+    assert data.stats["item_names"] is True
+    no_cats = load_sft_data(folders["profiles"], folders["cpeg"], "cpeg", True,
+                            items=write_items(tmp_path / "i2.parquet", categories=False))
+    assert "Item Categories" not in "".join(no_cats.train.prompt)  # a dataset without categories
+    plain = load_sft_data(folders["profiles"], folders["cpeg"], "cpeg", True)  # no items table: Fig. 4's prompt
+    assert plain.train.prompt.iloc[0] == build_prompt(USERS["u0"], ITEMS["i0"]) and plain.stats["item_names"] is False
+    with pytest.raises(InputError, match="nowhere.parquet.*filter stage"):
+        load_sft_data(folders["profiles"], folders["cpeg"], "cpeg", True, items=tmp_path / "nowhere.parquet")
+
+
+def test_target_forms_on_references_with_their_own_opening(folders, tmp_path):
+    rows = pair_rows("train", 3)
+    rows[0]["explanation"] = "The user would buy the book because it is a thriller."
+    rows[1]["explanation"] = "You would enjoy the business for its tacos."
+    write_splits(folders["splits"], rows, pair_rows("test", 2, start=3))
+    ref = write_reference(folders["splits"], tmp_path / "ref")
+    written = load_sft_data(folders["profiles"], ref, "reference")
+    assert list(written.train.target) == ["The user would buy the book because it is a thriller.",
+                                          "You would enjoy the business for its tacos.",
+                                          f"{RESPONSE_PREFIX} they love western films."]
+    assert written.stats["train_targets_own_opening"] == 2 and written.stats["train_targets_two_openings"] == 0
+    fig4 = load_sft_data(folders["profiles"], ref, "reference", target_form="fig4")
+    assert fig4.train.target.iloc[0] == f"{RESPONSE_PREFIX} it is a thriller."
+    assert fig4.stats["train_targets_own_opening"] == 1 and fig4.stats["target_form"] == "fig4"
+    assert list(fig4.train.reference) == list(written.train.reference)  # references stay as the source wrote them
 
 
 def test_profile_layer_and_missing_profiles(folders, tmp_path):

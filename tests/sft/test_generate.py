@@ -11,8 +11,8 @@ from explainrec.errors import InputError, ParamError
 from explainrec.config import from_section
 from explainrec.sft.generate import explain_pairs, open_model_llm, run_generate
 from explainrec.sft.params import GenerateParams
-from explainrec.sft.prompt import build_prompt, chat_request
-from tests.sft import pair_rows, write_cpeg, write_profiles, write_splits
+from explainrec.sft.prompt import build_prompt, chat_request, has_two_openings
+from tests.sft import pair_rows, write_cpeg, write_items, write_profiles, write_splits
 
 
 @pytest.fixture
@@ -39,16 +39,23 @@ def test_one_row_per_test_pair_and_cached_rerun(tiny_model_dir, folders, tmp_pat
     m2 = run_generate(*args, tmp_path / "out2", PARAMS, "cpeg", cache_path=cache, progress=False)
     assert m2["llm"]["llm_calls"] == 0 and m2["llm"]["cache_hits"] == 4
     assert pd.read_parquet(tmp_path / "out2" / "explanations.parquet").equals(table)
+    assert m1["two_openings"] == int(table.explanation.map(has_two_openings).sum())
+
+    # with the items table the prompts name the items: new prompts, so nothing comes from the cache
+    items = write_items(tmp_path / "items.parquet")
+    m3 = run_generate(*args, tmp_path / "out3", PARAMS, "cpeg", cache_path=cache, progress=False, items=items)
+    assert m3["llm"]["llm_calls"] == 4 and m3["data"]["item_names"] is True
 
 
 def test_prompt_is_the_training_prompt(tiny_model_dir, tmp_path):
     llm = open_model_llm(tiny_model_dir, PARAMS, tmp_path / "c.sqlite", progress=False)
+    prompt = build_prompt("likes jazz", "a jazz film", "Round Midnight")
     pairs = pd.DataFrame({"user_id": ["u"], "item_id": ["i"], "user_profile": ["likes jazz"],
-                          "item_profile": ["a jazz film"], "reference": ["r"]})
+                          "item_profile": ["a jazz film"], "prompt": [prompt], "reference": ["r"]})
     table = explain_pairs(llm, pairs, max_new_tokens=3)
     assert len(table) == 1 and llm.stats.llm_calls == 1
-    rendered = llm.backend.render(chat_request("likes jazz", "a jazz film"))
-    assert rendered == f"user: {build_prompt('likes jazz', 'a jazz film')} [SEP] assistant:"  # tiny chat template
+    rendered = llm.backend.render(chat_request(prompt))
+    assert rendered == f"user: {prompt} [SEP] assistant:"  # tiny chat template
     assert llm.identity.startswith("local:")  # keyed by the folder's content
 
 

@@ -14,13 +14,13 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.sft import pair_rows, write_cpeg, write_profiles, write_splits
+from tests.sft import pair_rows, write_cpeg, write_items, write_profiles, write_splits
 from tests.tiny import build_tiny_model
 
-SFT = ["--profiles", "data/profiles", "--targets", "data/cpeg", "--base", "base/model",
+SFT = ["--profiles", "data/profiles", "--targets", "data/cpeg", "--filtered", "data/filtered", "--base", "base/model",
        "--out", "data/sft", "--metrics", "metrics/sft.json"]
 GENERATE = ["--model", "data/sft/model", "--profiles", "data/profiles", "--targets", "data/cpeg",
-            "--out", "data/generate", "--metrics", "metrics/generate.json"]
+            "--filtered", "data/filtered", "--out", "data/generate", "--metrics", "metrics/generate.json"]
 
 
 def run(root: Path, name: str, args: list[str]) -> subprocess.CompletedProcess:
@@ -42,6 +42,8 @@ def workdir(tmp_path: Path) -> Path:
     write_profiles(tmp_path / "data" / "profiles")
     write_cpeg(tmp_path / "data" / "cpeg", train + test)
     write_splits(tmp_path / "data" / "splits", train, test, with_explanation=False)
+    (tmp_path / "data" / "filtered").mkdir()
+    write_items(tmp_path / "data" / "filtered" / "items.parquet")
     return tmp_path
 
 
@@ -57,6 +59,9 @@ def test_bad_param_is_one_line_and_leaves_nothing(workdir):
     write_params(workdir, {"method": "qlora"})
     assert_one_line_error(run(workdir, "sft", SFT), "param 'sft.method'", "lora, full", "qlora")
     assert not (workdir / "data" / "sft").exists() and not list((workdir / "data").glob(".sft.tmp-*"))
+    write_params(workdir, {"item_title": "yes"})
+    assert_one_line_error(run(workdir, "generate", GENERATE), "param 'sft.item_title'", "true or false", "'yes'")
+    assert not (workdir / "data" / "generate").exists()
 
 
 def test_reference_targets_without_references_is_one_line(workdir):
@@ -80,6 +85,7 @@ def test_sft_then_generate_end_to_end(workdir):
     m = json.loads((workdir / "metrics" / "sft.json").read_text())
     assert m["examples"] == 6 and m["train_pairs_available"] == 8 and m["eval_examples"] == 3
     assert m["eval_loss"] < m["eval_loss_before"]
+    assert m["data"]["item_names"] is True and m["data"]["target_form"] == "as_written"  # titles in the prompts
     loss = pd.read_csv(workdir / "data" / "sft" / "loss.csv")
     assert list(loss.columns) == ["step", "epoch", "train_loss", "eval_loss"] and loss.train_loss.notna().sum() >= 2
 
@@ -87,7 +93,7 @@ def test_sft_then_generate_end_to_end(workdir):
     assert proc.returncode == 0, proc.stderr[-2000:]
     g = json.loads((workdir / "metrics" / "generate.json").read_text())
     assert g["pairs"] == 3 == len(pd.read_parquet(workdir / "data" / "generate" / "explanations.parquet"))
-    assert g["llm"]["llm_calls"] == 3
+    assert g["llm"]["llm_calls"] == 3 and g["data"]["item_names"] is True and "two_openings" in g
     proc = run(workdir, "generate", GENERATE)
     assert json.loads((workdir / "metrics" / "generate.json").read_text())["llm"]["llm_calls"] == 0
     assert not list(workdir.rglob(".*.tmp-*"))

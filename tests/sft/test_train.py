@@ -77,8 +77,7 @@ def test_loss_on_the_completion_only(tiny_model_dir, pairs, tmp_path):
     tok = trainer.processing_class
     # the prompt ids the generate stage feeds the model (LLM layer, same chat template): training must match them
     backend = TransformersBackend(LLMSpec(name="t", backend="transformers", model=str(tiny_model_dir), threads=1))
-    by_prompt = {tuple(backend.token_ids(chat_request(u, i))): t
-                 for u, i, t in zip(pairs[0].user_profile, pairs[0].item_profile, pairs[0].target)}
+    by_prompt = {tuple(backend.token_ids(chat_request(p))): t for p, t in zip(pairs[0].prompt, pairs[0].target)}
     for ids, labels, mask in zip(batch["input_ids"], batch["labels"], batch["attention_mask"]):
         ids, labels = ids[mask.bool()].tolist(), labels[mask.bool()].tolist()
         n_prompt = next(i for i, lab in enumerate(labels) if lab != -100)
@@ -106,8 +105,14 @@ def test_params_validation(tiny_model_dir, pairs, tmp_path):
         from_section(SFTParams, {"epoch": 1}, "sft")
     with pytest.raises(ParamError, match="sft.learning_rate"):
         from_section(SFTParams, {"learning_rate": 5}, "sft")
-    assert from_section(SFTParams, {"method": "full"}, "sft").lr == 1e-5 and from_section(SFTParams, {}, "sft").lr == 2e-4
+    assert from_section(SFTParams, {"method": "full"}, "sft").lr == 1e-5 and from_section(SFTParams, {}, "sft").lr == 1e-3
     assert from_section(SFTParams, {"target_modules": "q_proj, v_proj"}, "sft").target_modules == ("q_proj", "v_proj")
+    with pytest.raises(ParamError, match=r"sft.target_form': expected one of as_written, fig4, got 'fig5'"):
+        from_section(SFTParams, {"target_form": "fig5"}, "sft")
+    with pytest.raises(ParamError, match="sft.item_title"):
+        from_section(SFTParams, {"item_title": "yes"}, "sft")
+    assert from_section(SFTParams, {}, "sft").item_names("items.parquet") == "items.parquet"  # titles by default
+    assert from_section(SFTParams, {"item_title": False}, "sft").item_names("items.parquet") is None
     with pytest.raises(ParamError, match="sft.target_modules"):
         make_trainer(pairs[0], None, tiny_model_dir, from_section(SFTParams, {**FAST, "target_modules": ["nope_proj"]}, "sft"), 0,
                      tmp_path)

@@ -42,8 +42,10 @@ class AblationVariant:
 
 def run_ablation(variant: AblationVariant, profiles: str | Path, targets: str | Path,
                  base: str | Path, out: str | Path, sft: Any, generate: Any, seed: int,
-                 cache_path: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
-    """Build the variant's explainer and explain the test pairs with it.
+                 cache_path: str | Path | None = None, progress: bool = True,
+                 items: str | Path | None = None) -> dict[str, Any]:
+    """Build the variant's explainer and explain the test pairs with it (``items``: the items
+    table whose titles the prompts carry when ``sft.item_title``).
 
     ``sft`` is the :class:`~explainrec.sft.train.SFTParams` of the full model and
     ``generate`` its :class:`~explainrec.sft.generate.GenerateParams`; both get the
@@ -60,9 +62,10 @@ def run_ablation(variant: AblationVariant, profiles: str | Path, targets: str | 
     metrics: dict[str, Any] = {"variant": variant.name, "sft": variant.sft, **layers}
     model = Path(base)
     if variant.sft:
-        metrics["training"] = run_sft(profiles, targets, base, out, replace(sft, **layers), seed, progress)
+        metrics["training"] = run_sft(profiles, targets, base, out, replace(sft, **layers), seed, progress, items)
         model = out / "model"
     metrics["generation"] = run_generate(model, profiles, targets, out, replace(generate, **layers),
-                                         sft.targets, sft.include_unverified, cache_path, progress)
+                                         sft.targets, sft.include_unverified, cache_path, progress,
+                                         sft.item_names(items), sft.target_form)
     metrics["seconds"] = round(time.perf_counter() - t0, 2)
     return metrics

@@ -11,6 +11,11 @@ reads that stage's folder ``data/<targets>``:
   writes them (``data/reference/explanations.parquet``, from the ``explanation``
   column of the splits, e.g. XRec's released sets); all count as verified.
 
+Targets are put in shape by :func:`explainrec.sft.prompt.normalise_target`
+(``target_form``: one opening, as written or in Fig. 4's form). With an items
+table (the filter stage's ``items.parquet``) each prompt names the item: its
+title and, when the dataset has them, its categories.
+
 Pairs whose user or item has no profile, or whose explanation is empty, are
 left out and counted in the returned statistics.
 """
@@ -25,7 +30,7 @@ import pandas as pd
 
 from explainrec.errors import InputError, ParamError
 from explainrec.sft.params import TARGET_COLUMNS, TARGETS, TARGETS_FILE
-from explainrec.sft.prompt import build_prompt, normalise_target
+from explainrec.sft.prompt import RESPONSE_PREFIX, build_prompt, has_two_openings, normalise_target
 
 SPLITS = ("train", "test")
 #: the columns of every pair table
@@ -100,26 +105,54 @@ def _clean(df: pd.DataFrame) -> pd.DataFrame:
     return d.drop_duplicates(["user_id", "item_id"], keep="first").reset_index(drop=True)
 
 
-def build_pairs(targets: pd.DataFrame, users: dict[str, str], items: dict[str, str]) -> tuple[pd.DataFrame, dict[str, int]]:
+def item_names(items: pd.DataFrame) -> dict[str, tuple[str | None, str | None]]:
+    """``{item_id: (title, categories)}`` from an items table (schema columns item_id, title,
+    categories); a column the dataset lacks, or an empty cell, gives None."""
+    cols = [items[c].astype("string").to_numpy() if c in items.columns else [pd.NA] * len(items)
+            for c in ("title", "categories")]
+    return {str(i): (None if pd.isna(t) else t, None if pd.isna(c) else c)
+            for i, t, c in zip(items["item_id"].astype(str), *cols)}
+
+
+def read_item_names(path: str | Path) -> dict[str, tuple[str | None, str | None]]:
+    """:func:`item_names` of the filter stage's ``items.parquet`` at ``path``."""
+    from explainrec.io import read_table
+
+    return item_names(read_table(path, "items", "the filter stage", ("item_id",)))
+
+
+def build_pairs(targets: pd.DataFrame, users: dict[str, str], items: dict[str, str],
+                names: dict[str, tuple[str | None, str | None]] | None = None,
+                target_form: str = "as_written") -> tuple[pd.DataFrame, dict[str, int]]:
     """Pair table (:data:`PAIR_COLUMNS`) for ``targets`` (user_id, item_id, explanation), plus
-    the counts of pairs left out for lack of a profile or an explanation."""
-    rows, no_profile, empty = [], 0, 0
+    its counts: pairs left out for lack of a profile (``no_profile``) or an explanation
+    (``empty_explanation``), targets that kept an opening of their own (``own_opening``) and
+    targets with two openings (``two_openings``, 0 unless a source text has two). ``names`` (:func:`read_item_names`) puts each item's
+    title and categories in its prompt; None gives Fig. 4's prompt."""
+    rows, no_profile, empty, own = [], 0, 0, 0
     for u, i, e in targets[["user_id", "item_id", "explanation"]].itertuples(index=False):
-        target = normalise_target(e)
+        target = normalise_target(e, target_form)
         if not target:
             empty += 1
             continue
         if u not in users or i not in items:
             no_profile += 1
             continue
-        rows.append((u, i, users[u], items[i], build_prompt(users[u], items[i]), target, " ".join(str(e).split())))
-    return pd.DataFrame(rows, columns=PAIR_COLUMNS), {"no_profile": no_profile, "empty_explanation": empty}
+        own += not target.startswith(RESPONSE_PREFIX)
+        title, categories = (names or {}).get(i, (None, None))
+        rows.append((u, i, users[u], items[i], build_prompt(users[u], items[i], title, categories), target,
+                     " ".join(str(e).split())))
+    table = pd.DataFrame(rows, columns=PAIR_COLUMNS)
+    return table, {"no_profile": no_profile, "empty_explanation": empty, "own_opening": own,
+                   "two_openings": int(sum(map(has_two_openings, table["target"])))}
 
 
 def load_sft_data(profiles: str | Path, targets_dir: str | Path, targets: str = "cpeg",
-                  include_unverified: bool = False, user_layer: int = -1, item_layer: int = -1) -> SFTData:
+                  include_unverified: bool = False, user_layer: int = -1, item_layer: int = -1,
+                  items: str | Path | None = None, target_form: str = "as_written") -> SFTData:
     """Read profiles and the targets table (``targets_dir``: the cpeg or the reference stage's
-    folder, as ``targets`` says) and build both pair tables."""
+    folder, as ``targets`` says) and build both pair tables; ``items``, an items table whose
+    titles and categories go into the prompts (None: Fig. 4's prompt, profiles only)."""
     from explainrec.profiles.store import load_profiles
 
     if targets not in TARGETS:
@@ -133,11 +166,15 @@ def load_sft_data(profiles: str | Path, targets_dir: str | Path, targets: str = 
         stats[f"{s}_left_out_unverified"] = 0 if include_unverified else int(
             (unverified & (raw["split"].astype(str) == s)).sum())
     stats["unverified_dropped"] = sum(stats[f"{s}_left_out_unverified"] for s in SPLITS)
-    users, items = load_profiles(profiles, user_layer, item_layer)
+    users, item_profiles = load_profiles(profiles, user_layer, item_layer)
+    names = read_item_names(items) if items is not None else None
+    stats.update({"target_form": target_form, "item_names": names is not None})
     tables = {}
     for s in SPLITS:
-        tables[s], left_out = build_pairs(by_split[s], users, items)
-        stats.update({f"{s}_pairs": int(len(tables[s])), **{f"{s}_left_out_{k}": v for k, v in left_out.items()}})
+        tables[s], counts = build_pairs(by_split[s], users, item_profiles, names, target_form)
+        stats.update({f"{s}_pairs": int(len(tables[s])),
+                      **{f"{s}_left_out_{k}": counts[k] for k in ("no_profile", "empty_explanation")},
+                      f"{s}_targets_own_opening": counts["own_opening"], f"{s}_targets_two_openings": counts["two_openings"]})
     data = SFTData(tables["train"], tables["test"], stats, targets, include_unverified, sources)
     data.require("train")
     return data

@@ -40,9 +40,10 @@ def to_trl_dataset(pairs: pd.DataFrame, tokenizer: Any) -> Any:
     from datasets import Dataset
 
     from explainrec.llm.render import plain_prompt
+    from explainrec.sft.prompt import prompt_messages
 
     if getattr(tokenizer, "chat_template", None):
-        prompts = [[{"role": "user", "content": p}] for p in pairs["prompt"]]
+        prompts = [prompt_messages(p) for p in pairs["prompt"]]
         completions = [[{"role": "assistant", "content": t}] for t in pairs["target"]]
     else:
         prompts = [plain_prompt([("user", p)]) for p in pairs["prompt"]]
@@ -236,9 +237,10 @@ def sample_pairs(pairs: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
 
 
 def run_sft(profiles: str | Path, targets: str | Path, base: str | Path, out: str | Path,
-            params: SFTParams, seed: int, progress: bool = True) -> dict[str, Any]:
+            params: SFTParams, seed: int, progress: bool = True, items: str | Path | None = None) -> dict[str, Any]:
     """The sft stage: build the pairs from the profiles and the targets folder (the stage
-    that ``params.targets`` names), sample ``max_train_pairs`` / ``max_eval_pairs`` (seeded),
+    that ``params.targets`` names), with the titles of the ``items`` table in the prompts
+    when ``params.item_title`` (no items table: Fig. 4's prompt), sample ``max_train_pairs`` / ``max_eval_pairs`` (seeded),
     fine-tune ``base`` and write ``out/model/`` and ``out/loss.csv``; return the metrics.
 
     ``out`` should be a temporary folder that the caller renames into place.
@@ -250,7 +252,7 @@ def run_sft(profiles: str | Path, targets: str | Path, base: str | Path, out: st
 
         datasets.disable_progress_bars()
     data = load_sft_data(profiles, targets, params.targets, params.include_unverified,
-                         params.user_layer, params.item_layer)
+                         params.user_layer, params.item_layer, params.item_names(items), params.target_form)
     train = sample_pairs(data.train, params.max_train_pairs, seed)
     test = sample_pairs(data.test, params.max_eval_pairs, seed)
     metrics = train_sft(train, test, base, out, params, seed, progress)
