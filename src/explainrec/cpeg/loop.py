@@ -60,8 +60,9 @@ def choice_mode(requested: str, llm: Any, param: str = "cpeg.choice") -> tuple[s
     model gives no log-probabilities (then ``generate`` runs)."""
     if requested == "generate":
         return "generate", None
-    check = getattr(llm, "scoring_unavailable", None)
-    reason = check() if check is not None else "the model has no log-probabilities"
+    from explainrec.llm.client import scoring_unavailable
+
+    reason = scoring_unavailable(llm)
     if reason is None:
         return "likelihood", None
     return "generate", f"{param} is likelihood, but {reason}: its free-text answers are parsed instead (generate)"

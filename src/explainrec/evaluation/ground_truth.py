@@ -114,6 +114,7 @@ def judge(llm: Any, sets: Sequence[tuple[str, str, list[tuple[str, str]]]], user
     (``choice: likelihood``; every judgement has a pick, so position bias is measured on
     every pair), else the number parsed from its answer (``generate``, with a notice)."""
     from explainrec.evaluation.judge import choice_request, parse_choice
+    from explainrec.llm.client import scoring_unavailable
 
     runs: list[list[list[int]]] = [[], []]
     requests = []
@@ -123,7 +124,7 @@ def judge(llm: Any, sets: Sequence[tuple[str, str, list[tuple[str, str]]]], user
             runs[r].append(o)
             requests.append(choice_request(user_profiles.get(u, ""), item_profiles.get(i, ""),
                                            [cands[j][1] for j in o], max_new_tokens))
-    reason = llm.scoring_unavailable() if hasattr(llm, "scoring_unavailable") else "the judge has no log-probabilities"
+    reason = scoring_unavailable(llm)
     mode = "likelihood" if reason is None else "generate"
     picks: list[tuple[int | None, float | None, str]] = []
     if requests and mode == "likelihood":

@@ -81,7 +81,8 @@ def gptscore(llm: Any, cands: Sequence[str], refs: Sequence[str], max_new_tokens
              desc: str = "gptscore") -> dict[str, Any]:
     """GPTScore of each candidate against its reference (XRec's prompt: :func:`score_request`).
 
-    When ``llm.can_score``: the probability-weighted mean over the answers 0..100
+    When ``llm`` can score options (:func:`~explainrec.llm.client.scoring_unavailable`): the
+    probability-weighted mean over the answers 0..100
     (:data:`SCORE_OPTIONS`), one scoring per pair; a pair whose options got no
     probability at all, and every pair of a judge without log-probabilities, is
     scored by parsing its generated answer (:func:`parse_score`). Returns ``mean``
@@ -91,13 +92,15 @@ def gptscore(llm: Any, cands: Sequence[str], refs: Sequence[str], max_new_tokens
     probability scores), ``per_sample`` (input order, None where unscored) and
     ``judge`` (``llm.identity``, None when it has none).
     """
+    from explainrec.llm.client import scoring_unavailable
+
     cands, refs = _check(cands, refs)
     requests = [score_request(c, r, max_new_tokens) for c, r in zip(cands, refs)]
     per: list[float | None] = [None] * len(requests)
     by = {"probability": 0, "parsed": 0}
     masses = []
     todo = list(range(len(requests)))
-    if requests and getattr(llm, "can_score", False):
+    if requests and scoring_unavailable(llm) is None:
         scored = llm.score([ScoreRequest(r.messages, SCORE_OPTIONS) for r in requests], desc=desc)
         todo = []
         for i, sc in enumerate(scored):

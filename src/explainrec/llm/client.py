@@ -25,6 +25,12 @@ from explainrec.llm.cache import ResponseCache, cache_key
 from explainrec.llm.types import Backend, ChatRequest, Completion, ScoreRequest, Scored
 
 
+def scoring_unavailable(model: Any) -> str | None:
+    """Why ``model`` (an :class:`LLM`, a backend, a test double) cannot score options, or None:
+    its own ``scoring_unavailable()``, or, when it has none, that it gives no token log-probabilities."""
+    check = getattr(model, "scoring_unavailable", None)
+    return check() if check is not None else f"the {type(model).__name__} backend gives no token log-probabilities"
+
 @dataclass
 class LLMStats:
     """Running totals over every ``chat`` call of one :class:`LLM`.
@@ -82,10 +88,7 @@ class LLM:
 
     def scoring_unavailable(self) -> str | None:
         """Why :meth:`score` cannot work with this backend (no token log-probabilities), or None."""
-        check = getattr(self.backend, "scoring_unavailable", None)
-        if check is None:
-            return f"the {type(self.backend).__name__} backend gives no token log-probabilities"
-        return check()
+        return scoring_unavailable(self.backend)
 
     @property
     def can_score(self) -> bool:
