@@ -84,4 +84,22 @@ TINY = {
     "evaluate": {"judge": "tiny-a"},
     "ground_truth": {"max_pairs": 2, "include_unverified": True, "rewrite_max_new_tokens": 12,
                      "variants": {"k1_m1": {"k": 1, "m": 1}, "k0_m2": {"k": 0, "m": 2}}},
+    # LR-Recsys: one explanation set, the autoencoder, the model and the two runs the report tests it against
+    "lrrecsys": {
+        "seeds": 2,
+        "pairs": {"history": 5, "max_train": 8, "max_test": 4},
+        "explain": {"style": "zero_shot", "prompt": "contrastive", "profile_augmentation": True, "domain": "auto",
+                    "profile_layer": 0, "max_profile_chars": 60, "max_new_tokens": 8},
+        "explanation_sets": {"main": {}},
+        "autoencoder": {"max_len": 50, "word_dim": 8, "hidden": 64, "bottleneck": 8, "epochs": 3, "batch_size": 128,
+                        "learning_rate": 0.1, "optimizer": "adagrad", "min_count": 1},
+        "embeddings": {"main": {"explanations": "main", "encoder": "autoencoder"}},
+        "model": {"dim": 8, "mlp": [64, 8], "ncf_mlp": [32, 16, 8]},
+        "train": {"learning_rate": 0.01, "batch_size": 128, "epochs": 3, "patience": 10, "val_fraction": 0.25,
+                  "optimizer": "adam"},
+        "runs": {"lr_recsys": {"label": "LR-Recsys", "embeddings": "main"},
+                 "ablation_1": {"label": "free", "embeddings": "main", "explanations": "free"},
+                 "black_box": {"label": "black box", "embeddings": "main", "explanations": "none"}},
+        "report": {"baseline": "lr_recsys", "compare": ["ablation_1", "black_box"], "keyword_items": 2, "keywords": 3},
+    },
 }

@@ -57,7 +57,18 @@ def sections():
 
     return {"filter": FilterConfig, "split": SplitConfig, "profiles": ProfileConfig, "negatives": NegativeConfig,
             "cpeg": CPEGConfig, "sft": SFTParams, "generate": GenerateParams, "evaluate": EvalParams,
-            "ground_truth": GroundTruthParams, "compare": CompareParams}
+            "ground_truth": GroundTruthParams, "compare": CompareParams, **lrrecsys_sections()}
+
+
+def lrrecsys_sections():
+    from explainrec.lrrecsys.autoencoder import AutoencoderConfig
+    from explainrec.lrrecsys.explain import ExplainConfig
+    from explainrec.lrrecsys.pairs import PairsConfig
+    from explainrec.lrrecsys.report import ReportConfig
+    from explainrec.lrrecsys.train import TrainConfig
+
+    return {"lrrecsys.pairs": PairsConfig, "lrrecsys.explain": ExplainConfig, "lrrecsys.autoencoder": AutoencoderConfig,
+            "lrrecsys.train": TrainConfig, "lrrecsys.report": ReportConfig}
 
 
 @pytest.mark.parametrize("key", list(sections()))
@@ -65,6 +76,9 @@ def test_library_defaults_are_the_params_yaml_values(key: str):
     """params.yaml is what users edit; a dataclass default that disagrees with it would be a second, hidden default."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     cls = sections()[key]
+    for part in key.split("."):
+        params = params[part]
+    params = {key: params}
     assert from_section(cls, params[key], key) == cls(), f"{cls.__name__} defaults differ from params.yaml '{key}'"
     assert set(params[key]) == {f for f in cls.__dataclass_fields__ if f not in ("seed", "name")}, \
         f"params.yaml '{key}' does not list every key of {cls.__name__}"
@@ -79,3 +93,23 @@ def test_every_ablation_and_llm_entry_is_valid():
         from_section(AblationVariant, entry, f"ablations.{name}", name=name)
     for name in params["llms"]:
         resolve_llm(name, params["llms"])
+
+
+def test_every_lrrecsys_entry_is_valid():
+    """Every explanation set, embedding and run entry builds, the model section agrees with ModelConfig's
+    defaults, and every run reads an embedding entry that exists."""
+    from explainrec.lrrecsys.embeddings import EmbedConfig
+    from explainrec.lrrecsys.experiment import RunConfig
+    from explainrec.lrrecsys.explain import ExplainConfig
+    from explainrec.lrrecsys.model import ModelConfig
+
+    lr = yaml.safe_load((REPO / "params.yaml").read_text())["lrrecsys"]
+    for name, entry in lr["explanation_sets"].items():
+        from_section(ExplainConfig, {**lr["explain"], **entry}, f"lrrecsys.explanation_sets.{name}")
+    for name, entry in lr["embeddings"].items():
+        assert from_section(EmbedConfig, entry, name).explanations in lr["explanation_sets"]
+    for name, entry in lr["runs"].items():
+        assert from_section(RunConfig, entry, name).embeddings in lr["embeddings"]
+    defaults = ModelConfig()
+    assert from_section(ModelConfig, lr["model"], "lrrecsys.model", arch="dnn", explanations="given",
+                        n_explanations=2, history=5) == defaults

@@ -22,12 +22,16 @@ ABLATIONS = {f"ablation@{a}" for a in ("wo_sft", "wo_pghis_user", "wo_pghis_item
 EVALUATE = {f"evaluate@{a}" for a in ("full", "wo_sft", "wo_pghis_user", "wo_pghis_item", "wo_pghis")}
 GT_CPEG = {"gt_cpeg@k1_m1", "gt_cpeg@k0_m2"}
 EVALUATION = ABLATIONS | EVALUATE | GT_CPEG | {"eval_summary", "gt_rewrite", "gt_judge"}
+LRRECSYS_TRAIN = {f"lrrecsys_train@{r}" for r in ("lr_recsys", "ablation_1", "black_box")}
+#: the LR-Recsys stages after its pairs (the explanations read the item profiles)
+LRRECSYS = {"lrrecsys_explain@main", "lrrecsys_embed@main", "lrrecsys_report"} | LRRECSYS_TRAIN
 ALL = {"assets_llm", "assets_encoder", "assets_sft_base", "assets_judge", "raw", "filter", "split", "reference",
-       "profiles", "negatives", "cpeg", "sft", "generate"} | EVALUATION
-AFTER_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate"} | EVALUATION
+       "profiles", "negatives", "cpeg", "sft", "generate", "lrrecsys_pairs"} | EVALUATION | LRRECSYS
+AFTER_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate"} | EVALUATION | LRRECSYS
 #: the stages that read the profiles themselves: they rerun whenever the profiles change (the scores rerun
 #: when an explainer's text changed, the review rewrite when the sampled pairs' negatives did)
-READ_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate", "gt_judge"} | ABLATIONS | GT_CPEG
+READ_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate", "gt_judge", "lrrecsys_explain@main"} | \
+    ABLATIONS | GT_CPEG
 def tiny_amazon(path: Path, n_users: int = 12, n_items: int = 10) -> None:
     lines = []
     for u in range(n_users):
@@ -78,6 +82,12 @@ def test_repro_reruns_only_what_changed(project: Path) -> None:
     set_param(project, "evaluate.bertscore_layers", 2)  # scoring only: no explainer is rebuilt
     assert ran(dvc(project, "repro")) == EVALUATE | {"eval_summary"}
 
+    lr = json.loads((project / "metrics" / "lrrecsys" / "lr_recsys.json").read_text())
+    assert lr["train_pairs"] == 8 and lr["seeds"] == [lr["seeds"][0], lr["seeds"][0] + 1] and lr["rmse"]["mean"] > 0
+    assert "| LR-Recsys | 8 |" in (project / "metrics" / "lrrecsys_table.md").read_text()
+    set_param(project, "lrrecsys.train.epochs", 2)  # the recommender only: no LLM call, no autoencoder
+    assert ran(dvc(project, "repro")) == LRRECSYS_TRAIN | {"lrrecsys_report"}
+
     set_param(project, "ground_truth.variants.k1_m0", {"k": 1, "m": 0})  # a new (k, m): its branch and the judge
     assert ran(dvc(project, "repro")) == {"gt_cpeg@k1_m0", "gt_judge"}
     assert "cpeg_k1_m0" in json.loads((project / "metrics" / "ground_truth.json").read_text())["sources"]
@@ -86,8 +96,8 @@ def test_repro_reruns_only_what_changed(project: Path) -> None:
     assert READ_PROFILES | {"gt_cpeg@k1_m0"} <= ran(dvc(project, "repro")) <= AFTER_PROFILES | {"gt_cpeg@k1_m0"}
 
     set_param(project, "split.method", "temporal")
-    assert {"split", "reference"} | READ_PROFILES <= ran(dvc(project, "repro")) <= \
-        {"split", "reference", "gt_cpeg@k1_m0"} | AFTER_PROFILES
+    assert {"split", "reference", "lrrecsys_pairs"} | READ_PROFILES <= ran(dvc(project, "repro")) <= \
+        {"split", "reference", "gt_cpeg@k1_m0", "lrrecsys_pairs"} | AFTER_PROFILES
 
     set_param(project, "filter.item_core", 1)  # same filtered data as before: nothing downstream reruns
     assert ran(dvc(project, "repro")) == {"filter"}

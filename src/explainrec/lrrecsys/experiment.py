@@ -1,0 +1,131 @@
+"""One LR-Recsys run: a model variant (``lrrecsys.runs.<name>``) trained and tested over seeds.
+
+The pairs and their explanation embeddings become :class:`~explainrec.lrrecsys.model.Inputs`
+(user and item ids indexed over every pair, history included; item 0 is padding); a run may
+keep a seeded share of the train pairs (Table 3's learning efficiency: the same subset for
+every model seed, the same test pairs for every share). Model seeds are ``seed, seed+1, ...``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from explainrec.config import check_choice, check_int, check_number, check_path
+from explainrec.errors import ExplainrecError
+from explainrec.lrrecsys.analysis import attention_summary, attention_table
+from explainrec.lrrecsys.model import ARCHS, EXPLANATIONS, Inputs, ModelConfig
+from explainrec.lrrecsys.train import TASKS, SeedRuns, TrainConfig, run_seeds
+from explainrec.seeding import stable_rng
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One entry of ``lrrecsys.runs``: its table label, the embeddings it reads and how it differs."""
+
+    label: str = ""
+    embeddings: str = "main"
+    arch: str = "dnn"
+    explanations: str = "given"
+    n_explanations: int = 2
+    train_fraction: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_path(self.embeddings, "embeddings", "the name of an lrrecsys.embeddings entry", none_ok=False)
+        check_choice(self.arch, "arch", ARCHS)
+        check_choice(self.explanations, "explanations", EXPLANATIONS)
+        check_int(self.n_explanations, "n_explanations")
+        check_number(self.train_fraction, "train_fraction", 0.0, 1.0, low_open=True)
+
+
+@dataclass
+class Encoded:
+    """The pairs as model inputs, split into train and test."""
+
+    train: Inputs
+    test: Inputs
+    train_ratings: np.ndarray
+    test_ratings: np.ndarray
+    train_ids: list[str]
+    test_ids: list[str]
+    n_users: int
+    n_items: int
+
+
+def encode_pairs(pairs: pd.DataFrame, embeddings: np.ndarray, history: int) -> Encoded:
+    """Index users and items over all pairs and build the inputs (``embeddings``: [n, 2, d],
+    positive then negative, in the pairs' order; histories left-padded to ``history``)."""
+    users = {u: i for i, u in enumerate(sorted(set(pairs["user_id"])))}
+    all_items = set(pairs["item_id"]) | {i for h in pairs["history"] for i in h}
+    items = {it: k + 1 for k, it in enumerate(sorted(all_items))}
+    hist = np.zeros((len(pairs), history), dtype=np.int64)
+    for r, h in enumerate(pairs["history"]):
+        ids = [items[i] for i in h][-history:]
+        if ids:
+            hist[r, history - len(ids):] = ids
+    inputs = Inputs(torch.tensor([users[u] for u in pairs["user_id"]], dtype=torch.long),
+                    torch.tensor([items[i] for i in pairs["item_id"]], dtype=torch.long),
+                    torch.from_numpy(hist), torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32)))
+    train = (pairs["split"] == "train").to_numpy()
+    ratings = pairs["rating"].to_numpy(dtype=np.float64)
+    ids = pairs["pair_id"].astype(str).to_numpy()
+    return Encoded(inputs.subset(torch.from_numpy(np.flatnonzero(train))),
+                   inputs.subset(torch.from_numpy(np.flatnonzero(~train))),
+                   ratings[train], ratings[~train], list(ids[train]), list(ids[~train]), len(users), len(items))
+
+
+def train_share(n: int, fraction: float, seed: int) -> np.ndarray:
+    """A seeded, sorted subset of ``ceil(fraction * n)`` train indices (all of them at 1.0)."""
+    if fraction >= 1.0:
+        return np.arange(n)
+    k = max(1, math.ceil(fraction * n))
+    return np.sort(stable_rng(seed, "lrrecsys-train-share", fraction).choice(n, size=k, replace=False))
+
+
+@dataclass
+class RunResult:
+    metrics: dict[str, Any]
+    predictions: pd.DataFrame
+    attention: pd.DataFrame
+
+
+def run_experiment(pairs: pd.DataFrame, embeddings: np.ndarray, run: RunConfig, model: ModelConfig,
+                   train: TrainConfig, seeds: int, seed: int, progress: bool = True) -> RunResult:
+    """Fit ``seeds`` regression and classification models of the variant and test them."""
+    check_int(seeds, "seeds")
+    data = encode_pairs(pairs, embeddings, model.history)
+    if len(data.train) < 2 or len(data.test) < 1:
+        raise ExplainrecError(f"lrrecsys: {len(data.train)} train and {len(data.test)} test pairs; "
+                              "need at least 2 and 1 (raise lrrecsys.pairs.max_train / max_test)")
+    keep = train_share(len(data.train), run.train_fraction, seed)
+    tr = data.train.subset(torch.from_numpy(keep))
+    seed_list = [seed + k for k in range(seeds)]
+    runs: SeedRuns = run_seeds(model, train, tr, data.train_ratings[keep], data.test, data.test_ratings,
+                               data.n_users, data.n_items, seed_list, progress=progress)
+    predictions = pd.DataFrame([
+        {"pair_id": pid, "seed": s, "task": task, "prediction": float(p), "rating": float(r)}
+        for task in TASKS for s, preds in zip(seed_list, runs.predictions[task])
+        for pid, p, r in zip(data.test_ids, preds, data.test_ratings)])
+    attention = attention_table(runs, data.test_ids, data.test_ratings)
+    metrics: dict[str, Any] = {
+        "label": run.label,
+        "arch": model.arch,
+        "explanations": model.explanations,
+        "tokens": list(runs.tokens),
+        "embeddings": run.embeddings,
+        "train_fraction": run.train_fraction,
+        "train_pairs": int(len(keep)),
+        "test_pairs": int(len(data.test)),
+        "test_high_share": round(float((data.test_ratings >= 4).mean()), 4),
+        "parameters": runs.parameter_count,
+        "seeds": seed_list,
+        "best_epochs": runs.best_epochs,
+        **runs.summary(),
+        "attention": attention_summary(attention, runs.tokens) if len(attention) else None,
+    }
+    return RunResult(metrics, predictions, attention)

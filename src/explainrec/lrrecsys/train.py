@@ -1,0 +1,307 @@
+"""Training and evaluation of the LR-Recsys recommendation model (paper 003, §3.5.3, App. A.3, C.1; §5.1).
+
+The paper trains the DNN with learning rate 0.01, batch size 128 and 100 epochs (A.3, C.1)
+and does not name the optimiser; we use Adam (``optimizer="adam"``; plain SGD, the update of
+Eq. 5, is the alternative). We add early stopping on the loss of a seeded validation slice
+of the train pairs (``val_fraction``), keeping the best epoch's weights.
+
+Two tasks (C.1), one model each:
+
+* ``"regression"``: the rating r in 1..5 rescaled to [0, 1], ``(r - 1) / 4``, predicted by the
+  sigmoid output with the MSE loss; RMSE and MAE are reported on that [0, 1] scale (the scale
+  of the paper's tables) and on the 1..5 scale (4x);
+* ``"classification"``: high rating (r >= 4) vs low, the BCE loss of Eq. 14 (computed from the
+  logit, ``BCEWithLogits``, which is the same loss without the log(0) risk); AUC.
+
+The paper runs every model ten times and reports means and standard deviations
+(§5.1); :func:`run_seeds` does that for both tasks and :func:`paired_seed_test` compares two
+variants over the same seeds.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import stats
+from sklearn.metrics import mean_absolute_error, roc_auc_score, root_mean_squared_error
+from torch import nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from explainrec.config import check_choice, check_int, check_number
+from explainrec.errors import ParamError
+from explainrec.lrrecsys.model import Inputs, ModelConfig, build_model, parameter_count
+from explainrec.seeding import stable_rng
+
+TASKS = ("regression", "classification")
+OPTIMIZERS = ("adam", "sgd")
+#: ratings at or above this are the positive class of the classification task
+HIGH_RATING = 4
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation of the recommendation model (App. A.3: lr 0.01, batch 128, 100 epochs).
+
+    ``optimizer``: "adam" (our choice; the paper does not say) or "sgd". ``patience``: epochs
+    without a lower validation loss before stopping (0: no early stopping). ``val_fraction``:
+    the share of the train pairs held out, seeded, for the validation loss (0: none; then
+    every epoch runs and the last one is kept).
+    """
+
+    learning_rate: float = 0.01
+    batch_size: int = 128
+    epochs: int = 100
+    patience: int = 10
+    val_fraction: float = 0.1
+    optimizer: str = "adam"
+
+    def __post_init__(self) -> None:
+        check_number(self.learning_rate, "learning_rate", 0, math.inf, low_open=True, high_open=True)
+        check_int(self.batch_size, "batch_size")
+        check_int(self.epochs, "epochs")
+        check_int(self.patience, "patience", 0)
+        check_number(self.val_fraction, "val_fraction", 0, 1, high_open=True)
+        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+
+
+def targets(ratings: np.ndarray, task: str) -> np.ndarray:
+    """The training target: ``(r - 1) / 4`` for regression, ``r >= 4`` (1.0 / 0.0) for classification."""
+    check_choice(task, "task", TASKS)
+    r = np.asarray(ratings, dtype=np.float64)
+    if r.ndim != 1:
+        raise ParamError("ratings", "a 1-d array of ratings in [1, 5]", r.shape)
+    bad = ~np.isfinite(r) | (r < 1) | (r > 5)
+    if bad.any():
+        raise ParamError("ratings", "a 1-d array of ratings in [1, 5]", r[bad][:3].tolist())
+    y = (r - 1) / 4 if task == "regression" else (r >= HIGH_RATING).astype(np.float64)
+    return y.astype(np.float32)
+
+
+def _loss(logit: torch.Tensor, y: torch.Tensor, task: str) -> torch.Tensor:
+    if task == "regression":
+        return F.mse_loss(torch.sigmoid(logit), y)
+    return F.binary_cross_entropy_with_logits(logit, y)  # Eq. 14
+
+
+@dataclass
+class Fit:
+    """A trained model and its training curve (epochs are numbered from 1)."""
+
+    model: nn.Module
+    task: str
+    seed: int
+    best_epoch: int
+    epochs_run: int
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+
+
+def _split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (train, validation) row indices; at least one row on each side when both are possible."""
+    order = stable_rng(seed, "lrrecsys", "validation").permutation(n)
+    n_val = 0 if val_fraction == 0 or n < 2 else min(max(1, round(val_fraction * n)), n - 1)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _mean_loss(model: nn.Module, inputs: Inputs, y: torch.Tensor, task: str, batch_size: int) -> float:
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(inputs), batch_size):
+            rows = slice(start, start + batch_size)
+            logit, _ = model.logits(inputs.subset(rows))
+            total += float(_loss(logit, y[rows], task)) * len(y[rows])
+    return total / len(inputs)
+
+
+def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ratings: np.ndarray, task: str,
+        n_users: int, n_items: int, seed: int, progress: bool = False) -> Fit:
+    """Train one model of ``model_config`` for ``task`` on ``inputs`` and their ``ratings``.
+
+    Deterministic for a seed: ``torch.manual_seed(seed)`` before the model is built (its
+    initialisation), a numpy generator from :func:`explainrec.seeding.stable_rng` for the
+    validation slice and a ``torch.Generator`` seeded with ``seed`` for the batch order.
+    """
+    check_choice(task, "task", TASKS)
+    y_all = torch.from_numpy(targets(ratings, task))
+    if len(y_all) != len(inputs) or len(inputs) == 0:
+        raise ParamError("ratings", f"one rating per sample ({len(inputs)}, at least one)", len(y_all))
+    torch.manual_seed(seed)
+    model = build_model(model_config, n_users, n_items, inputs.d_in)
+    train_rows, val_rows = _split(len(inputs), train_config.val_fraction, seed)
+    train, y_train = inputs.subset(train_rows), y_all[train_rows]
+    val, y_val = inputs.subset(val_rows), y_all[val_rows]
+    make = torch.optim.Adam if train_config.optimizer == "adam" else torch.optim.SGD
+    optimizer = make(model.parameters(), lr=train_config.learning_rate)
+    shuffle = torch.Generator().manual_seed(seed)
+
+    result = Fit(model=model, task=task, seed=seed, best_epoch=0, epochs_run=0)
+    best_loss, best_state = math.inf, None
+    bar = tqdm(range(1, train_config.epochs + 1), desc=f"fit {model_config.arch} {task}", unit="epoch",
+               disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        total = 0.0
+        for batch in torch.randperm(len(train), generator=shuffle).split(train_config.batch_size):
+            logit, _ = model.logits(train.subset(batch))
+            loss = _loss(logit, y_train[batch], task)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        result.train_loss.append(total / len(train))
+        result.epochs_run = epoch
+        if len(val) == 0:
+            result.best_epoch = epoch
+            continue
+        model.eval()
+        result.val_loss.append(_mean_loss(model, val, y_val, task, 1024))
+        bar.set_postfix(train=f"{result.train_loss[-1]:.4f}", val=f"{result.val_loss[-1]:.4f}")
+        if result.val_loss[-1] < best_loss:
+            best_loss, result.best_epoch = result.val_loss[-1], epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif train_config.patience and epoch - result.best_epoch >= train_config.patience:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return result
+
+
+def predict(model: nn.Module, inputs: Inputs, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray | None]:
+    """(y_hat [B] in (0, 1), input attention [B, T, T] or None for the NCF), in eval mode without gradients."""
+    check_int(batch_size, "batch_size")
+    was_training = model.training
+    model.eval()
+    outputs: list[np.ndarray] = []
+    attentions: list[np.ndarray] = []
+    try:
+        with torch.no_grad():
+            for start in range(0, len(inputs), batch_size):
+                y_hat, attention = model(inputs.subset(slice(start, start + batch_size)))
+                outputs.append(y_hat.numpy())
+                if attention is not None:
+                    attentions.append(attention.numpy())
+    finally:
+        model.train(was_training)
+    y = np.concatenate(outputs) if outputs else np.zeros(0, dtype=np.float32)
+    return y, (np.concatenate(attentions) if attentions else None)
+
+
+def regression_metrics(y_hat01: np.ndarray, ratings: np.ndarray) -> dict[str, float]:
+    """RMSE and MAE on the [0, 1] scale of the target (as in the paper's tables) and, as
+    ``rmse_5`` / ``mae_5``, on the 1..5 rating scale (4 times those)."""
+    y_hat01 = np.asarray(y_hat01, dtype=np.float64)
+    truth01 = targets(ratings, "regression").astype(np.float64)
+    truth5, y_hat5 = np.asarray(ratings, dtype=np.float64), 1 + 4 * y_hat01
+    return {
+        "rmse": float(root_mean_squared_error(truth01, y_hat01)),
+        "mae": float(mean_absolute_error(truth01, y_hat01)),
+        "rmse_5": float(root_mean_squared_error(truth5, y_hat5)),
+        "mae_5": float(mean_absolute_error(truth5, y_hat5)),
+    }
+
+
+def classification_metrics(p: np.ndarray, ratings: np.ndarray) -> dict[str, Any]:
+    """``auc``: ROC AUC of ``p`` against ratings >= 4, or None with ``auc_reason`` when the
+    ratings hold one class only (AUC is undefined there)."""
+    labels = targets(ratings, "classification")
+    n_high = int(labels.sum())
+    if n_high in (0, len(labels)):
+        return {"auc": None, "auc_reason": f"the {len(labels)} test ratings are all "
+                                           f"{'high (>= 4)' if n_high else 'low (< 4)'}: AUC is undefined"}
+    return {"auc": float(roc_auc_score(labels, np.asarray(p, dtype=np.float64)))}
+
+
+def _spread(values: Sequence[float]) -> float:
+    """Standard deviation over seeds: ddof=1 (the sample std) with > 1 seed, 0.0 with one."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+@dataclass
+class SeedRuns:
+    """Both tasks' models over seeds, evaluated on the test pairs.
+
+    ``metrics[s]`` holds the regression metrics (rmse, mae, rmse_5, mae_5) and the
+    classification ones (auc, and auc_reason when AUC is undefined) of ``seeds[s]``;
+    ``predictions[task][s]`` the test predictions; ``attention[s]`` the classification model's
+    test attention [B, T, T] (None for the NCF), whose token names are ``tokens``.
+    """
+
+    seeds: list[int]
+    tokens: tuple[str, ...]
+    parameter_count: int
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    predictions: dict[str, list[np.ndarray]] = field(default_factory=lambda: {t: [] for t in TASKS})
+    attention: list[np.ndarray | None] = field(default_factory=list)
+    best_epochs: dict[str, list[int]] = field(default_factory=lambda: {t: [] for t in TASKS})
+    epochs_run: dict[str, list[int]] = field(default_factory=lambda: {t: [] for t in TASKS})
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """For each metric ``{"mean", "std", "per_seed"}``; std is the sample std (ddof=1) over
+        seeds, 0.0 for a single seed; mean and std are None when a seed's value is None."""
+        out: dict[str, dict[str, Any]] = {}
+        names = [k for k in (self.metrics[0] if self.metrics else {}) if not k.endswith("_reason")]
+        for name in names:
+            values = [m[name] for m in self.metrics]
+            if any(v is None for v in values):
+                out[name] = {"mean": None, "std": None, "per_seed": values}
+            else:
+                out[name] = {"mean": float(np.mean(values)), "std": _spread(values), "per_seed": values}
+        return out
+
+
+def run_seeds(model_config: ModelConfig, train_config: TrainConfig, train_inputs: Inputs, train_ratings: np.ndarray,
+              test_inputs: Inputs, test_ratings: np.ndarray, n_users: int, n_items: int, seeds: Sequence[int],
+              progress: bool = True) -> SeedRuns:
+    """For each seed, fit a regression and a classification model on the train pairs and
+    evaluate both on the test pairs (the paper's ten independent runs, §5.1)."""
+    seeds = [check_int(s, "seeds", 0) for s in seeds]
+    if not seeds:
+        raise ParamError("seeds", "at least one seed", seeds)
+    runs: SeedRuns | None = None
+    bar = tqdm(total=len(seeds) * len(TASKS), desc=f"lrrecsys {model_config.arch}/{model_config.explanations}",
+               unit="model", disable=not progress)
+    for seed in seeds:
+        metrics: dict[str, Any] = {}
+        for task in TASKS:
+            result = fit(model_config, train_config, train_inputs, train_ratings, task, n_users, n_items, seed)
+            y_hat, attention = predict(result.model, test_inputs)
+            if runs is None:
+                runs = SeedRuns(seeds=seeds, tokens=tuple(result.model.tokens),
+                                parameter_count=parameter_count(result.model))
+            runs.predictions[task].append(y_hat)
+            runs.best_epochs[task].append(result.best_epoch)
+            runs.epochs_run[task].append(result.epochs_run)
+            if task == "regression":
+                metrics.update(regression_metrics(y_hat, test_ratings))
+            else:
+                metrics.update(classification_metrics(y_hat, test_ratings))
+                runs.attention.append(attention)
+            bar.update(1)
+        runs.metrics.append(metrics)
+    bar.close()
+    return runs
+
+
+def paired_seed_test(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
+    """``a - b`` over the same seeds: mean and std (ddof=1; 0.0 for one seed) of the
+    difference and the paired t-test (scipy ``ttest_rel``); ``t`` and ``p_value`` are None
+    with fewer than 2 seeds or when every difference is the same (zero variance)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
+        raise ParamError("b", f"as many values as a ({a.shape}), at least one", b.shape)
+    diff = a - b
+    out: dict[str, Any] = {"n": len(diff), "mean_diff": float(diff.mean()), "std_diff": _spread(diff),
+                           "t": None, "p_value": None}
+    if len(diff) >= 2:
+        test = stats.ttest_rel(a, b)
+        if np.isfinite(test.pvalue):
+            out["t"], out["p_value"] = float(test.statistic), float(test.pvalue)
+    return out

@@ -1,0 +1,73 @@
+"""LR-Recsys: train and test one recommender variant over seeds (paper 003 §3.5, App. A.3, C.1, C.5; Table 3).
+
+    python stages/lrrecsys_train.py --name lr_recsys --pairs data/lrrecsys/pairs --embeddings data/lrrecsys/embed/main --out data/lrrecsys/runs/lr_recsys --metrics metrics/lrrecsys/lr_recsys.json
+
+Reads ``lrrecsys.runs.<name>`` (label, embeddings, arch, explanations, n_explanations,
+train_fraction), ``lrrecsys.model``, ``lrrecsys.train``, ``lrrecsys.seeds``,
+``lrrecsys.pairs.history`` and ``seed``. For every seed it fits a regression model (MSE on
+the rating scaled to [0, 1]) and a classification model (BCE on ratings 4-5); writes
+``<out>/predictions.parquet`` (pair_id, seed, task, prediction, rating) and
+``<out>/attention.parquet`` (Eq. 24 per test pair and seed), and to the metrics file RMSE /
+MAE on both scales and AUC, each as mean, std and per seed, plus the attention summary.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from common import METRICS, OUT, load_params, number, one_line_errors, params_option, read_section, seed, section
+from lrrecsys_common import EMBEDDINGS, PAIRS
+
+
+@click.command()
+@params_option
+@click.option("--name", required=True, help="the lrrecsys.runs entry")
+@PAIRS
+@EMBEDDINGS
+@OUT
+@METRICS
+@one_line_errors
+def main(params_path: str, name: str, pairs: Path, embeddings: Path, out: Path, metrics: Path) -> None:
+    from explainrec.config import check_int
+    from explainrec.io import atomic_dir, write_json, write_parquet
+    from explainrec.llm.machine import machine_facts
+    from explainrec.lrrecsys.embeddings import FILE, read_embeddings
+    from explainrec.lrrecsys.experiment import RunConfig, run_experiment
+    from explainrec.lrrecsys.model import ModelConfig
+    from explainrec.lrrecsys.pairs import PairsConfig, read_pairs
+    from explainrec.lrrecsys.train import TrainConfig
+
+    import torch
+
+    # the models have a few thousand weights: more intra-op threads only add synchronisation
+    # (10-70x slower fits on a busy 2-core machine); results are the same on 1 or 2
+    torch.set_num_threads(1)
+    params = load_params(params_path)
+    run = read_section(params, f"lrrecsys.runs.{name}", RunConfig)
+    history = read_section(params, "lrrecsys.pairs", PairsConfig).history
+    model = read_section(params, "lrrecsys.model", ModelConfig, arch=run.arch, explanations=run.explanations,
+                         n_explanations=run.n_explanations, history=history)
+    train = read_section(params, "lrrecsys.train", TrainConfig)
+    seeds = check_int(section(params, "lrrecsys.seeds"), "lrrecsys.seeds")
+    table = read_pairs(pairs)
+    vectors = read_embeddings(embeddings / FILE, table["pair_id"].astype(str).tolist())
+    result = run_experiment(table, vectors, run, model, train, seeds, seed(params))
+    result.metrics["machine"] = machine_facts()
+    with atomic_dir(out) as tmp:
+        write_parquet(result.predictions, tmp / "predictions.parquet")
+        write_parquet(result.attention, tmp / "attention.parquet")
+    write_json(metrics, result.metrics)
+    m = result.metrics
+
+    def ms(key: str) -> str:
+        v = m[key]
+        return f"{number(v['mean'], 4)} ± {number(v['std'], 4)}"
+
+    click.echo(f"lrrecsys_train@{name} ({run.label}): {m['train_pairs']} train / {m['test_pairs']} test pairs, "
+               f"{len(m['seeds'])} seeds: RMSE {ms('rmse')}, MAE {ms('mae')} (0-1 scale), AUC {ms('auc')}")
+
+
+if __name__ == "__main__":
+    main()
