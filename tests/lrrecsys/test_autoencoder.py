@@ -11,6 +11,7 @@ import torch
 from explainrec.errors import ExplainrecError, ParamError
 from explainrec.lrrecsys.autoencoder import (
     AutoencoderConfig,
+    AutoencoderFit,
     TextAutoencoder,
     Vocabulary,
     embed,
@@ -35,7 +36,7 @@ def corpus(n: int = 32) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def fit():
+def fit() -> AutoencoderFit:
     return train_autoencoder(corpus(), SMALL, seed=0, progress=False)
 
 
@@ -86,7 +87,7 @@ def test_shapes() -> None:
     assert model.encode(ids).shape == (3, 8)
 
 
-def test_reconstructs_a_tiny_corpus(fit) -> None:
+def test_reconstructs_a_tiny_corpus(fit: AutoencoderFit) -> None:
     texts = corpus()
     assert fit.losses[-1] < fit.losses[0] / 5
     assert fit.token_accuracy > 0.8 and fit.token_accuracy > 3 * fit.chance_accuracy
@@ -96,7 +97,7 @@ def test_reconstructs_a_tiny_corpus(fit) -> None:
     assert reconstruction_accuracy(untrained, fit.vocab.encode(texts, SMALL.max_len)) < 0.5
 
 
-def test_embed_new_text(fit) -> None:
+def test_embed_new_text(fit: AutoencoderFit) -> None:
     out = embed(fit, None, ["she likes quiet jazz", "a sentence of entirely new words", ""])
     assert out.dtype == np.float32 and out.shape == (3, 8) and np.isfinite(out).all()
     np.testing.assert_array_equal(out, embed(fit.model, fit.vocab, ["she likes quiet jazz", "a b c d e f", ""], SMALL))
@@ -104,7 +105,7 @@ def test_embed_new_text(fit) -> None:
         embed(fit.model, None, ["she"])
 
 
-def test_same_seed_same_embeddings_different_seed_different(fit) -> None:
+def test_same_seed_same_embeddings_different_seed_different(fit: AutoencoderFit) -> None:
     texts = corpus()
     again = train_autoencoder(texts, SMALL, seed=0, progress=False)
     other = train_autoencoder(texts, SMALL, seed=1, progress=False)
@@ -113,7 +114,7 @@ def test_same_seed_same_embeddings_different_seed_different(fit) -> None:
     assert not np.array_equal(embed(other, None, texts), embed(fit, None, texts))
 
 
-def test_save_load_round_trip(fit, tmp_path: Path) -> None:
+def test_save_load_round_trip(fit: AutoencoderFit, tmp_path: Path) -> None:
     save_autoencoder(fit, tmp_path / "ae")
     loaded = load_autoencoder(tmp_path / "ae")
     texts = [*corpus(), "an unseen sentence"]
