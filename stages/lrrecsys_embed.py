@@ -41,9 +41,8 @@ def main(params_path: str, name: str, explanations: Path, llm_json: Path, encode
     ae = read_section(params, "lrrecsys.autoencoder", AutoencoderConfig)
     table = read_explanations(explanations)
     spec = load_spec(llm_json) if config.encoder == "llm" else None
-    result = embed_explanations(table, config, seed(params), autoencoder=ae,
-                                llm_model=spec.model if spec is not None and spec.backend == "transformers" else
-                                (llm_json.parent / "(served over HTTP)"), encoder_folder=encoder)
+    local = spec.model if spec is not None and spec.backend == "transformers" else None
+    result = embed_explanations(table, config, seed(params), autoencoder=ae, llm_model=local, encoder_folder=encoder)
     with atomic_dir(out) as tmp:
         write_parquet(result.table, tmp / FILE)
         if result.fit is not None:

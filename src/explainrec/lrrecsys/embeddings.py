@@ -44,14 +44,15 @@ class EmbedConfig:
         check_choice(self.encoder, "encoder", ENCODERS)
 
 
-def llm_hidden_embeddings(model_folder: str | Path, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-    """Mean-pooled last hidden states of a causal LM (float32, one row per text)."""
+def llm_hidden_embeddings(model_folder: str | Path | None, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    """Mean-pooled last hidden states of a causal LM (float32, one row per text); ``model_folder``
+    is None when the llm is served over HTTP (no weights here)."""
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    folder = Path(model_folder)
-    if not (folder / "config.json").exists():
-        raise ExplainrecError(f"{folder}: Ablation 2's LLM embeddings need the llm's weights (a transformers "
+    folder = Path(model_folder) if model_folder is not None else None
+    if folder is None or not (folder / "config.json").exists():
+        raise ExplainrecError(f"{folder or 'the llm is served over HTTP'}: Ablation 2's LLM embeddings need the llm's weights (a transformers "
                               "backend with a local model folder); this llm has none, so use the "
                               "sentence-encoder variant or a local llm")
     tok = AutoTokenizer.from_pretrained(folder)
