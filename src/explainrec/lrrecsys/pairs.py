@@ -32,8 +32,8 @@ class PairsConfig:
     """``lrrecsys.pairs``: history length n and the seeded caps on the train / test pairs."""
 
     history: int = 5
-    max_train: int | None = 96
-    max_test: int | None = 48
+    max_train: int | None = 72
+    max_test: int | None = 36
 
     def __post_init__(self) -> None:
         check_int(self.history, "history")
