@@ -60,7 +60,7 @@ def make_project(root: Path, tiny_model: Path, overrides: dict[str, Any]) -> Pat
     params["llm"] = "tiny-a"
     params["sft"]["base_model"] = str(tiny_model)
     for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(params.get(key), dict) and key not in ("datasets",):
+        if isinstance(value, dict) and isinstance(params.get(key), dict) and key not in ("datasets", "explainers"):
             params[key] = {**params[key], **value}
         else:
             params[key] = value
@@ -102,4 +102,22 @@ TINY = {
                  "black_box": {"label": "black box", "embeddings": "main", "explanations": "none"}},
         "report": {"baseline": "lr_recsys", "compare": ["ablation_1", "black_box"], "keyword_items": 2, "keywords": 3},
     },
+    # XRec: the full variant only (its explainers entry below), a few epochs of a small graph
+    "xrec": {
+        "gnn": {"dim": 8, "layers": 2, "combine": "sum", "reg_weight": 1e-6, "reg_on": "batch", "learning_rate": 0.01,
+                "batch_size": 1024, "max_epochs": 5, "patience": 10, "val_fraction": 0.1, "resample_negatives": False,
+                "top_k": 5, "splits": ["profile", "train"]},
+        "sparsity": {"zero_shot_users": 0.2, "buckets": 2},
+        "moe": {"experts": 2, "dropout": 0.2, "noise_epsilon": 0.01, "noisy_gating": True},
+        "train": {"learning_rate": 1e-3, "batch_size": 4, "epochs": 1, "max_length": 256},
+        "generate": {"max_new_tokens": 8, "batch_size": 4},
+        "explainer": {"targets": "auto", "domain": "auto", "profiles": True, "inject_all_layers": True,
+                      "max_profile_chars": 60},
+        "variants": {"full": {}},
+    },
+    # every explainer evaluate@ scores (replaced whole, so the XRec ablations not run here are not listed)
+    "explainers": {"full": "data/generate/explanations.parquet",
+                   **{a: f"data/ablations/{a}/explanations.parquet"
+                      for a in ("wo_sft", "wo_pghis_user", "wo_pghis_item", "wo_pghis")},
+                   "xrec": "data/xrec/generate/full/explanations.parquet"},
 }

@@ -57,7 +57,7 @@ def sections():
 
     return {"filter": FilterConfig, "split": SplitConfig, "profiles": ProfileConfig, "negatives": NegativeConfig,
             "cpeg": CPEGConfig, "sft": SFTParams, "generate": GenerateParams, "evaluate": EvalParams,
-            "ground_truth": GroundTruthParams, "compare": CompareParams, **lrrecsys_sections()}
+            "ground_truth": GroundTruthParams, "compare": CompareParams, **lrrecsys_sections(), **xrec_sections()}
 
 
 def lrrecsys_sections():
@@ -69,6 +69,18 @@ def lrrecsys_sections():
 
     return {"lrrecsys.pairs": PairsConfig, "lrrecsys.explain": ExplainConfig, "lrrecsys.autoencoder": AutoencoderConfig,
             "lrrecsys.train": TrainConfig, "lrrecsys.report": ReportConfig}
+
+
+def xrec_sections():
+    from explainrec.xrec.data import ExplainerConfig
+    from explainrec.xrec.generate import GenerateConfig
+    from explainrec.xrec.graph import GNNConfig
+    from explainrec.xrec.moe import MoEConfig
+    from explainrec.xrec.tokenizer import SparsityConfig
+    from explainrec.xrec.train import TrainConfig
+
+    return {"xrec.gnn": GNNConfig, "xrec.sparsity": SparsityConfig, "xrec.moe": MoEConfig, "xrec.train": TrainConfig,
+            "xrec.generate": GenerateConfig, "xrec.explainer": ExplainerConfig}
 
 
 @pytest.mark.parametrize("key", list(sections()))
@@ -113,3 +125,15 @@ def test_every_lrrecsys_entry_is_valid():
     defaults = ModelConfig()
     assert from_section(ModelConfig, lr["model"], "lrrecsys.model", arch="dnn", explanations="given",
                         n_explanations=2, history=5) == defaults
+
+
+def test_every_xrec_variant_is_valid_and_scored():
+    """Every XRec variant builds on xrec.explainer and has its explainers entry, so evaluate@ scores it."""
+    from explainrec.xrec.data import ExplainerConfig
+    from explainrec.xrec.report import explainer_name
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    xr = params["xrec"]
+    for name, entry in xr["variants"].items():
+        from_section(ExplainerConfig, {**xr["explainer"], **entry}, f"xrec.variants.{name}")
+        assert params["explainers"][explainer_name(name)] == f"data/xrec/generate/{name}/explanations.parquet"

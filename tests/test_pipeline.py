@@ -19,19 +19,21 @@ from tests.dvc_project import TINY, dvc, make_project, ran, run, set_param
 pytestmark = pytest.mark.slow
 
 ABLATIONS = {f"ablation@{a}" for a in ("wo_sft", "wo_pghis_user", "wo_pghis_item", "wo_pghis")}
-EVALUATE = {f"evaluate@{a}" for a in ("full", "wo_sft", "wo_pghis_user", "wo_pghis_item", "wo_pghis")}
+EVALUATE = {f"evaluate@{a}" for a in ("full", "wo_sft", "wo_pghis_user", "wo_pghis_item", "wo_pghis", "xrec")}
 GT_CPEG = {"gt_cpeg@k1_m1", "gt_cpeg@k0_m2"}
 EVALUATION = ABLATIONS | EVALUATE | GT_CPEG | {"eval_summary", "gt_rewrite", "gt_judge"}
 LRRECSYS_TRAIN = {f"lrrecsys_train@{r}" for r in ("lr_recsys", "ablation_1", "black_box")}
 #: the LR-Recsys stages after its pairs (the explanations read the item profiles)
 LRRECSYS = {"lrrecsys_explain@main", "lrrecsys_embed@main", "lrrecsys_report"} | LRRECSYS_TRAIN
+#: the XRec stages after the graph (the adapters read the profiles and the SFT targets)
+XREC = {"xrec_moe@full", "xrec_generate@full", "xrec_report"}
 ALL = {"assets_llm", "assets_encoder", "assets_sft_base", "assets_judge", "raw", "filter", "split", "reference",
-       "profiles", "negatives", "cpeg", "sft", "generate", "lrrecsys_pairs"} | EVALUATION | LRRECSYS
-AFTER_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate"} | EVALUATION | LRRECSYS
+       "profiles", "negatives", "cpeg", "sft", "generate", "lrrecsys_pairs", "xrec_gnn"} | EVALUATION | LRRECSYS | XREC
+AFTER_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate"} | EVALUATION | LRRECSYS | XREC
 #: the stages that read the profiles themselves: they rerun whenever the profiles change (the scores rerun
 #: when an explainer's text changed, the review rewrite when the sampled pairs' negatives did)
-READ_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate", "gt_judge", "lrrecsys_explain@main"} | \
-    ABLATIONS | GT_CPEG
+READ_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate", "gt_judge", "lrrecsys_explain@main",
+                 "xrec_moe@full", "xrec_generate@full"} | ABLATIONS | GT_CPEG
 def tiny_amazon(path: Path, n_users: int = 12, n_items: int = 10) -> None:
     lines = []
     for u in range(n_users):
@@ -72,15 +74,23 @@ def test_repro_reruns_only_what_changed(project: Path) -> None:
     gt = json.loads((project / "metrics" / "ground_truth.json").read_text())
     assert gt["pairs"] == 2 and set(gt["sources"]) >= {"cpeg_k1_m1", "cpeg_k0_m2"}
 
+    xrec = json.loads((project / "metrics" / "xrec.json").read_text())
+    assert set(xrec["variants"]) == {"full"} and xrec["gnn"]["lightgcn"]["recall@5"] >= 0
+    assert xrec["variants"]["full"]["all"]["pairs"] == 3 and "| XRec | 3 |" in (project / "metrics" / "xrec_table.md").read_text()
+    assert json.loads((project / "metrics" / "xrec" / "moe_full.json").read_text())["base_parameters_with_grad"] == 0
+    set_param(project, "xrec.generate.max_new_tokens", 6)  # XRec's generation: no graph, no adapter training
+    assert ran(dvc(project, "repro")) == {"xrec_generate@full", "evaluate@xrec", "eval_summary", "xrec_report"}
+
     set_param(project, "sft.epochs", 2.0)  # an sft param: sft, generate and the ablations, and their scores
     assert {"sft", "generate"} | ABLATIONS <= ran(dvc(project, "repro")) <= {"sft", "generate", "eval_summary"} | \
-        ABLATIONS | EVALUATE
+        ABLATIONS | EVALUATE | XREC
 
     set_param(project, "ablations.wo_sft.user_layer", 0)  # one ablation: that branch only
-    assert {"ablation@wo_sft"} <= ran(dvc(project, "repro")) <= {"ablation@wo_sft", "evaluate@wo_sft", "eval_summary"}
+    assert {"ablation@wo_sft"} <= ran(dvc(project, "repro")) <= {"ablation@wo_sft", "evaluate@wo_sft", "eval_summary",
+                                                                 "xrec_report"}
 
     set_param(project, "evaluate.bertscore_layers", 2)  # scoring only: no explainer is rebuilt
-    assert ran(dvc(project, "repro")) == EVALUATE | {"eval_summary"}
+    assert ran(dvc(project, "repro")) == EVALUATE | {"eval_summary", "xrec_report"}
 
     lr = json.loads((project / "metrics" / "lrrecsys" / "lr_recsys.json").read_text())
     assert lr["train_pairs"] == 8 and lr["seeds"] == [lr["seeds"][0], lr["seeds"][0] + 1] and lr["rmse"]["mean"] > 0
@@ -96,8 +106,8 @@ def test_repro_reruns_only_what_changed(project: Path) -> None:
     assert READ_PROFILES | {"gt_cpeg@k1_m0"} <= ran(dvc(project, "repro")) <= AFTER_PROFILES | {"gt_cpeg@k1_m0"}
 
     set_param(project, "split.method", "temporal")
-    assert {"split", "reference", "lrrecsys_pairs"} | READ_PROFILES <= ran(dvc(project, "repro")) <= \
-        {"split", "reference", "gt_cpeg@k1_m0", "lrrecsys_pairs"} | AFTER_PROFILES
+    assert {"split", "reference", "lrrecsys_pairs", "xrec_gnn"} | READ_PROFILES <= ran(dvc(project, "repro")) <= \
+        {"split", "reference", "gt_cpeg@k1_m0", "lrrecsys_pairs", "xrec_gnn"} | AFTER_PROFILES
 
     set_param(project, "filter.item_core", 1)  # same filtered data as before: nothing downstream reruns
     assert ran(dvc(project, "repro")) == {"filter"}

@@ -45,7 +45,7 @@ def test_chain_on_real_amazon_reviews(amazon_mi: Path, tmp_path: Path, tiny_mode
 
 def test_precomputed_table_with_one_row_per_user(tmp_path: Path, tiny_model_dir: Path) -> None:
     """XRec-style table (one row per user, profiles and references given): the row split fills train and test,
-    profiles pass through, SFT learns the references, and nothing on the way to the explainer runs CPEG."""
+    profiles pass through, SFT and XRec learn the references, and nothing on the way to either explainer runs CPEG."""
     import pandas as pd
 
     rows = [{"uid": u, "iid": u % 7, "title": f"Item {u % 7}", "user_summary": f"User {u} likes quiet places.",
@@ -61,9 +61,17 @@ def test_precomputed_table_with_one_row_per_user(tmp_path: Path, tiny_model_dir:
         **TINY,
         "profiles": {**TINY["profiles"], "passthrough": True},
         "sft": {**TINY["sft"], "targets": "reference"},
+        "xrec": {**TINY["xrec"], "sparsity": {"zero_shot_users": 0.0, "buckets": 2}},
     })
-    stages = ran(dvc(root, "repro", "generate"))
+    stages = ran(dvc(root, "repro", "generate", "xrec_generate@full"))
     assert "cpeg" not in stages and "negatives" not in stages and {"reference", "sft", "generate"} <= stages
+    assert {"xrec_gnn", "xrec_moe@full", "xrec_generate@full"} <= stages
+    moe = json.loads((root / "metrics" / "xrec" / "moe_full.json").read_text())
+    assert moe["pairs"]["targets"] == "reference" and moe["pairs"]["train_pairs"] == 4
+    xrec_prompts = [p for p in cached_prompts(root) if "user record: <USER_EMBED>" in p]
+    assert len(xrec_prompts) == 4 and all("likes quiet places" in p and "is a quiet cafe" in p for p in xrec_prompts)
+    xrec = pd.read_parquet(root / "data" / "xrec" / "generate" / "full" / "explanations.parquet")
+    assert len(xrec) == 4 and xrec.reference.str.contains("calm").all()
     split = json.loads((root / "metrics" / "split.json").read_text())
     assert (split["profile"]["interactions"], split["train"]["interactions"], split["test"]["interactions"]) == (32, 4, 4)
     assert json.loads((root / "metrics" / "profiles.json").read_text())["passthrough"] is True

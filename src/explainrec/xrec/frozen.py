@@ -1,0 +1,83 @@
+"""The frozen LLM XRec explains with: the ``llm`` catalogue's local model, its special tokens added.
+
+It is loaded by the project's transformers backend (the same folder, dtype choice,
+threads, padding and chat template as every other LLM stage), then
+:func:`~explainrec.xrec.inject.add_special_tokens` adds XRec's three tokens and every
+parameter is frozen. An LLM served over HTTP has no layers to hook, so it is refused with
+a one-line error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from explainrec.errors import ExplainrecError
+from explainrec.llm.spec import LLMSpec
+from explainrec.llm.types import ChatRequest
+from explainrec.xrec.inject import SPECIAL_TOKENS, add_special_tokens, freeze
+
+
+@dataclass
+class FrozenLM:
+    """A causal LM with XRec's tokens, frozen, and what is needed to prompt it."""
+
+    backend: Any  # explainrec.llm.local.TransformersBackend
+    token_ids: dict[str, int]
+
+    @property
+    def model(self) -> Any:
+        return self.backend.model
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.backend.tokenizer
+
+    @property
+    def hidden(self) -> int:
+        return int(self.model.get_input_embeddings().weight.shape[1])
+
+    @property
+    def identity(self) -> str:
+        """The base model's cache identity (spec identity and dtype)."""
+        return str(self.backend.identity)
+
+    def prompt_ids(self, request: ChatRequest) -> list[int]:
+        """The rendered prompt's token ids, ending with ``<EXPLAIN_POS>``."""
+        return self.backend.token_ids(request)
+
+    def text_ids(self, text: str) -> list[int]:
+        """``text`` tokenised without special tokens, then the end-of-turn token."""
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return list(ids) + [int(self.tokenizer.eos_token_id)]
+
+    def suppressed(self) -> list[int]:
+        """The token ids generation must never emit (XRec's reserved tokens)."""
+        return [self.token_ids[t] for t in SPECIAL_TOKENS]
+
+
+def require_local(spec: LLMSpec) -> None:
+    """One-line error unless ``spec`` runs in this process (an HTTP llm has no layers to hook)."""
+    if spec.backend != "transformers":
+        raise ExplainrecError(
+            f"llm {spec.name!r} is served over HTTP (backend {spec.backend}): XRec injects embeddings into the "
+            "model's input and attention layers, which needs the weights in this process; choose a llm with "
+            "backend: transformers (the bundled smollm2-135m, or a hub id on a GPU machine)")
+
+
+def load_frozen(spec: LLMSpec) -> FrozenLM:
+    """Load ``spec`` (a transformers backend with a local folder or hub id), add the tokens, freeze it."""
+    from explainrec.llm.local import TransformersBackend
+
+    require_local(spec)
+    backend = TransformersBackend(spec)
+    ids = add_special_tokens(backend.tokenizer, backend.model)
+    freeze(backend.model)
+    backend.model.eval()
+    return FrozenLM(backend, ids)
+
+
+def input_dtype(lm: FrozenLM) -> torch.dtype:
+    return lm.model.get_input_embeddings().weight.dtype
