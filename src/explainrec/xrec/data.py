@@ -104,10 +104,3 @@ def review_table(splits: str | Path) -> dict[tuple[str, str], str]:
         return {}
     keep = df["review"].astype("string").fillna("").str.strip() != ""
     return {(str(u), str(i)): str(r) for u, i, r in df.loc[keep, ["user_id", "item_id", "review"]].itertuples(index=False)}
-
-
-def pair_titles(items: pd.DataFrame) -> dict[str, str | None]:
-    """``{item_id: title}`` (None where the dataset has none)."""
-    if "title" not in items.columns:
-        return {str(i): None for i in items["item_id"]}
-    return {str(i): (None if pd.isna(t) else str(t)) for i, t in zip(items["item_id"], items["title"])}

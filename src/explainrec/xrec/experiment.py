@@ -18,8 +18,7 @@ import pandas as pd
 
 from explainrec.errors import InputError
 from explainrec.io import read_table
-from explainrec.xrec.data import (ExplainerConfig, assign_buckets, pair_titles, resolve_targets, review_table,
-                                  xrec_request)
+from explainrec.xrec.data import ExplainerConfig, assign_buckets, resolve_targets, review_table, xrec_request
 from explainrec.xrec.moe import Adapters, MoEConfig
 from explainrec.xrec.tokenizer import Graph
 
@@ -44,7 +43,7 @@ def load_pairs(profiles: str | Path, targets_dir: str | Path, splits: str | Path
     target form they share): zero-shot users' train pairs dropped, pairs whose user or item has no
     graph row dropped, and the train targets as ``explainer.targets`` says (rewritten reviews only
     with ``train_targets``)."""
-    from explainrec.sft.data import load_sft_data
+    from explainrec.sft.data import load_sft_data, read_item_names
 
     sft_targets = sft.targets
     data = load_sft_data(profiles, targets_dir, sft_targets, sft.include_unverified, sft.user_layer, sft.item_layer,
@@ -69,9 +68,9 @@ def load_pairs(profiles: str | Path, targets_dir: str | Path, splits: str | Path
         df.drop(index=df.index[~ok], inplace=True)
     if train.empty:
         raise InputError(targets_dir, "explanation", "at least one train pair of a seen user with a target", "none")
-    names = pair_titles(read_table(Path(filtered) / "items.parquet", "items", "the filter stage", ("item_id",)))
+    names = read_item_names(Path(filtered) / "items.parquet")
     for df in (train, test):
-        df["title"] = df["item_id"].map(names)
+        df["title"] = df["item_id"].map(lambda i: names.get(i, (None, None))[0])
     stats.update({"train_pairs": len(train), "test_pairs": len(test),
                   "zero_shot_test_pairs": int(test["user_id"].isin(graph.zero_shot).sum())})
     return XRecPairs(train.reset_index(drop=True), test.reset_index(drop=True), stats)
