@@ -118,6 +118,6 @@ TINY = {
     # every explainer evaluate@ scores (replaced whole, so the XRec ablations not run here are not listed)
     "explainers": {"full": "data/generate/explanations.parquet",
                    **{a: f"data/ablations/{a}/explanations.parquet"
-                      for a in ("wo_sft", "wo_pghis_user", "wo_pghis_item", "wo_pghis")},
+                      for a in ("wo_sft", "wo_pghis")},
                    "xrec": "data/xrec/generate/full/explanations.parquet"},
 }

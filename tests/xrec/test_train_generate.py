@@ -85,3 +85,20 @@ def test_mean_loss_of_nothing_is_none(lm):
     from explainrec.xrec.inject import Injector
 
     assert mean_loss(lm, Injector(lm.model, lm.token_ids), adapters, [], 4) is None
+
+
+def test_mean_loss_weighs_each_batch_by_its_explanation_tokens(lm):
+    """Token-weighted: batches of one give the loss of the whole batch at once (the targets differ in length)."""
+    from explainrec.xrec.inject import Injector
+    from explainrec.xrec.train import batch_loss
+
+    reqs, _, users, items = _data(lm, 2)
+    ex = examples(lm, reqs, ["short", "a much longer explanation with many more tokens in it"], users, items, 512)
+    assert len(ex[0].ids) - ex[0].start != len(ex[1].ids) - ex[1].start
+    torch.manual_seed(0)
+    adapters = Adapters(8, lm.hidden, MoEConfig(dropout=0.0, noisy_gating=False)).eval()
+    injector = Injector(lm.model, lm.token_ids)
+    with injector, torch.no_grad():
+        whole = float(batch_loss(lm, injector, adapters, ex))
+        one_by_one = mean_loss(lm, injector, adapters, ex, 1)
+    assert one_by_one == pytest.approx(whole, rel=1e-5)

@@ -48,7 +48,7 @@ class NegativeConfig:
     k: int = 2
     m: int = 5
     profile_layer: int = -1
-    max_train: int | None = 32
+    max_train: int | None = 24
     max_test: int | None = 16
 
     def __post_init__(self) -> None:

@@ -21,8 +21,8 @@ class FilterConfig:
 
     user_core: int = 5
     item_core: int = 5
-    max_users: int | None = 50
-    max_items: int | None = 100
+    max_users: int | None = 40
+    max_items: int | None = 80
 
     def __post_init__(self) -> None:
         for name in ("user_core", "item_core"):

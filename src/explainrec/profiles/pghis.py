@@ -42,8 +42,8 @@ class ProfileConfig:
     dataset's precomputed profiles as layer 0 and call no LLM."""
 
     layers: int = 1
-    neighbors: int = 5
-    max_history: int = 15
+    neighbors: int = 3
+    max_history: int = 10
     max_item_reviews: int = 8
     max_review_chars: int = 200
     max_new_tokens: int = 96

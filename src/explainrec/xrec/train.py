@@ -100,7 +100,7 @@ def mean_loss(lm: FrozenLM, injector: Injector, adapters: Adapters, data: Sequen
     with torch.no_grad():
         for s in range(0, len(data), batch_size):
             batch = data[s:s + batch_size]
-            n = sum(len(e.ids) - e.start - 1 for e in batch)
+            n = sum(len(e.ids) - e.start for e in batch)
             total += float(batch_loss(lm, injector, adapters, batch)) * n
             tokens += n
     adapters.train(was)
