@@ -115,6 +115,13 @@ TINY = {
                       "max_profile_chars": 60},
         "variants": {"full": {}},
     },
+    # RecPIE: two rounds (one GRPO step between them) on a few of the LR-Recsys pairs
+    "recpie": {"rounds": 2, "warm_start": True, "encoder": "sentence", "max_train_pairs": 4, "max_test_pairs": 2,
+               "kl_pairs": 2, "aspects": 2, "aspect_max_new_tokens": 6, "rl_on_last_round": False,
+               "explainer": {"lora_r": 2, "lora_alpha": 4, "lora_dropout": 0.0, "target_modules": ["q_proj", "v_proj"],
+                             "max_new_tokens": 6, "person": "user"},
+               "rl": {"steps": 1, "num_generations": 2, "prompts_per_step": 1, "learning_rate": 1e-4, "beta": 0.0,
+                      "temperature": 1.0, "max_completion_length": 6, "epsilon": 0.2, "loss_type": "grpo"}},
     # every explainer evaluate@ scores (replaced whole, so the XRec ablations not run here are not listed)
     "explainers": {"full": "data/generate/explanations.parquet",
                    **{a: f"data/ablations/{a}/explanations.parquet"

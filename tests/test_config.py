@@ -57,7 +57,14 @@ def sections():
 
     return {"filter": FilterConfig, "split": SplitConfig, "profiles": ProfileConfig, "negatives": NegativeConfig,
             "cpeg": CPEGConfig, "sft": SFTParams, "generate": GenerateParams, "evaluate": EvalParams,
-            "ground_truth": GroundTruthParams, "compare": CompareParams, **lrrecsys_sections(), **xrec_sections()}
+            "ground_truth": GroundTruthParams, "compare": CompareParams, **lrrecsys_sections(), **xrec_sections(),
+            **recpie_sections()}
+
+
+def recpie_sections():
+    from explainrec.recpie.config import ExplainerConfig, RecPIEConfig, RLConfig
+
+    return {"recpie": RecPIEConfig, "recpie.explainer": ExplainerConfig, "recpie.rl": RLConfig}
 
 
 def lrrecsys_sections():

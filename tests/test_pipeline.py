@@ -27,13 +27,15 @@ LRRECSYS_TRAIN = {f"lrrecsys_train@{r}" for r in ("lr_recsys", "ablation_1", "bl
 LRRECSYS = {"lrrecsys_explain@main", "lrrecsys_embed@main", "lrrecsys_report"} | LRRECSYS_TRAIN
 #: the XRec stages after the graph (the adapters read the profiles and the SFT targets)
 XREC = {"xrec_moe@full", "xrec_generate@full", "xrec_report"}
+#: RecPIE reads the LR-Recsys pairs and the item profiles
+RECPIE = {"recpie"}
 ALL = {"assets_llm", "assets_encoder", "assets_sft_base", "assets_judge", "raw", "filter", "split", "reference",
-       "profiles", "negatives", "cpeg", "sft", "generate", "lrrecsys_pairs", "xrec_gnn"} | EVALUATION | LRRECSYS | XREC
-AFTER_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate"} | EVALUATION | LRRECSYS | XREC
+       "profiles", "negatives", "cpeg", "sft", "generate", "lrrecsys_pairs", "xrec_gnn"} | EVALUATION | LRRECSYS | XREC | RECPIE
+AFTER_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate"} | EVALUATION | LRRECSYS | XREC | RECPIE
 #: the stages that read the profiles themselves: they rerun whenever the profiles change (the scores rerun
 #: when an explainer's text changed, the review rewrite when the sampled pairs' negatives did)
 READ_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate", "gt_judge", "lrrecsys_explain@main",
-                 "xrec_moe@full", "xrec_generate@full"} | ABLATIONS | GT_CPEG
+                 "xrec_moe@full", "xrec_generate@full", "recpie"} | ABLATIONS | GT_CPEG
 def tiny_amazon(path: Path, n_users: int = 12, n_items: int = 10) -> None:
     lines = []
     for u in range(n_users):
@@ -98,8 +100,12 @@ def test_repro_reruns_only_what_changed(project: Path) -> None:
     lr = json.loads((project / "metrics" / "lrrecsys" / "lr_recsys.json").read_text())
     assert lr["train_pairs"] == 8 and lr["seeds"] == [lr["seeds"][0], lr["seeds"][0] + 1] and lr["rmse"]["mean"] > 0
     assert "| LR-Recsys | 8 |" in (project / "metrics" / "lrrecsys_table.md").read_text()
-    set_param(project, "lrrecsys.train.epochs", 2)  # the recommender only: no LLM call, no autoencoder
-    assert ran(dvc(project, "repro")) == LRRECSYS_TRAIN | {"lrrecsys_report"}
+    rp = json.loads((project / "metrics" / "recpie.json").read_text())
+    assert [r["round"] for r in rp["rounds"]] == [0, 1] and rp["rounds"][0]["kl"] == pytest.approx(0, abs=1e-6)
+    assert rp["rounds"][0]["rl_steps"] == 1 and rp["last"]["rmse"] > 0 and rp["last"]["test_pairs"] == 2
+    assert (project / "metrics" / "plots" / "recpie_rounds.csv").read_text().startswith("round,rmse,")
+    set_param(project, "lrrecsys.train.epochs", 2)  # the recommenders only (RecPIE's too): no autoencoder
+    assert ran(dvc(project, "repro")) == LRRECSYS_TRAIN | {"lrrecsys_report", "recpie"}
 
     set_param(project, "ground_truth.variants.k1_m0", {"k": 1, "m": 0})  # a new (k, m): its branch and the judge
     assert ran(dvc(project, "repro")) == {"gt_cpeg@k1_m0", "gt_judge"}

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,8 +121,13 @@ def _mean_loss(model: nn.Module, inputs: Inputs, y: torch.Tensor, task: str, bat
 
 
 def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ratings: np.ndarray, task: str,
-        n_users: int, n_items: int, seed: int, progress: bool = False) -> Fit:
+        n_users: int, n_items: int, seed: int, progress: bool = False,
+        initial_state: Mapping[str, torch.Tensor] | None = None) -> Fit:
     """Train one model of ``model_config`` for ``task`` on ``inputs`` and their ``ratings``.
+
+    ``initial_state``: weights to start from (a warm start, as RecPIE's rounds do) instead of the
+    seeded initialisation; they are then a candidate too (best epoch 0), so training has to beat
+    them on the validation slice to replace them.
 
     Deterministic for a seed: ``torch.manual_seed(seed)`` before the model is built (its
     initialisation), a numpy generator from :func:`explainrec.seeding.stable_rng` for the
@@ -134,6 +139,8 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ra
         raise ParamError("ratings", f"one rating per sample ({len(inputs)}, at least one)", len(y_all))
     torch.manual_seed(seed)
     model = build_model(model_config, n_users, n_items, inputs.d_in)
+    if initial_state is not None:
+        model.load_state_dict(initial_state)
     train_rows, val_rows = _split(len(inputs), train_config.val_fraction, seed)
     train, y_train = inputs.subset(train_rows), y_all[train_rows]
     val, y_val = inputs.subset(val_rows), y_all[val_rows]
@@ -143,6 +150,9 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ra
 
     result = Fit(model=model, task=task, seed=seed, best_epoch=0, epochs_run=0)
     best_loss, best_state = math.inf, None
+    if initial_state is not None and len(val):
+        model.eval()
+        best_loss, best_state = _mean_loss(model, val, y_val, task, 1024), copy.deepcopy(model.state_dict())
     bar = tqdm(range(1, train_config.epochs + 1), desc=f"fit {model_config.arch} {task}", unit="epoch",
                disable=not progress, leave=False)
     for epoch in bar:

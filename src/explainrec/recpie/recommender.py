@@ -1,0 +1,95 @@
+"""f(x, e): LR-Recsys's DNN (paper 003 §3.5; imported, not copied) on rating regression in [0, 1].
+
+Its inputs are the positive and negative explanation embeddings plus the user, item and
+history inputs of :func:`explainrec.lrrecsys.experiment.encode_pairs`. Paper 002 §2.2 embeds
+explanations with a pre-trained text encoder: :class:`TextEmbedder` uses the bundled sentence
+encoder (the DNN learns the projection to its width) or, as a param value, LR-Recsys's
+autoencoder fitted once on round 0's train explanations and then kept, so every round's vectors
+live in the same space.
+
+Round 0 (and every round without ``warm_start``) fits a fresh model with
+:func:`explainrec.lrrecsys.train.fit`; a warm start passes it the previous round's weights
+(``initial_state``), which training must then beat on the validation slice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from explainrec.lrrecsys.model import Inputs, ModelConfig
+from explainrec.lrrecsys.train import TrainConfig
+
+TASK = "regression"
+
+
+@dataclass
+class TextEmbedder:
+    """Explanation texts -> float32 vectors, by the sentence encoder or a kept autoencoder fit."""
+
+    encoder: str
+    sentence: Any = None  # explainrec.cpeg.negatives.LazyEncoder (or any object with .encode)
+    autoencoder_config: Any = None
+    autoencoder: Any = None  # AutoencoderFit, set by fit_autoencoder
+    seed: int = 0
+    _memo: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def fit_autoencoder(self, texts: Sequence[str]) -> None:
+        """Fit LR-Recsys's autoencoder on ``texts`` (round 0's train explanations) and keep it."""
+        from explainrec.lrrecsys.autoencoder import AutoencoderConfig, train_autoencoder
+
+        self.autoencoder = train_autoencoder(list(texts), self.autoencoder_config or AutoencoderConfig(), self.seed,
+                                             progress=False)
+        self._memo.clear()
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        todo = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if todo:
+            if self.encoder == "sentence":
+                from explainrec.cpeg.negatives import encode_texts
+
+                vecs = encode_texts(self.sentence, todo)
+            else:
+                from explainrec.errors import ExplainrecError
+                from explainrec.lrrecsys.autoencoder import embed
+
+                if self.autoencoder is None:
+                    raise ExplainrecError("recpie: the autoencoder is used before round 0 fitted it")
+                vecs = embed(self.autoencoder, None, todo)
+            self._memo.update(zip(todo, np.asarray(vecs, np.float32)))
+        if not texts:
+            return np.zeros((0, 0), np.float32)
+        return np.stack([self._memo[t] for t in texts]).astype(np.float32)
+
+
+def fit_recommender(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ratings: np.ndarray,
+                    n_users: int, n_items: int, seed: int, initial: dict[str, torch.Tensor] | None = None) -> nn.Module:
+    """The regression model: LR-Recsys's ``fit``, from its seeded initialisation or (warm start) from ``initial``."""
+    from explainrec.lrrecsys.train import fit
+
+    return fit(model_config, train_config, inputs, ratings, TASK, n_users, n_items, seed, initial_state=initial).model
+
+
+def with_explanations(inputs: Inputs, vectors: np.ndarray) -> Inputs:
+    """``inputs`` with its explanation vectors replaced by ``vectors`` [B, 2, d]."""
+    return Inputs(inputs.user, inputs.item, inputs.history,
+                  torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)))
+
+
+def user_table(model: nn.Module) -> torch.Tensor:
+    """The recommender's consumer embedding table E_c [n_users, dim]."""
+    return model.users.weight.detach().clone()
+
+
+def save_recommender(model: nn.Module, folder: str | Path) -> None:
+    torch.save(model.state_dict(), Path(folder) / "recommender.pt")
+
+
+def load_state(folder: str | Path) -> dict[str, torch.Tensor]:
+    return torch.load(Path(folder) / "recommender.pt", weights_only=True)

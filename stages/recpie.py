@@ -1,0 +1,103 @@
+"""RecPIE: recommender and explainer trained in alternation, the explainer by RL (paper 002 §2, App. A.1).
+
+    python stages/recpie.py --pairs data/lrrecsys/pairs --filtered data/filtered --profiles data/profiles --llm data/assets/llm/llm.json --encoder data/assets/encoder --out data/recpie --metrics metrics/recpie.json --plots metrics/recpie_rounds.csv
+
+Reads ``recpie`` (with ``recpie.explainer`` and ``recpie.rl``), the LR-Recsys sections it shares
+(``lrrecsys.model``, ``lrrecsys.train``, ``lrrecsys.pairs.history``, ``lrrecsys.explain`` for
+the prompt style, wording, domain and item texts, ``lrrecsys.autoencoder`` for
+``recpie.encoder: autoencoder``), ``dataset`` and ``seed``. Writes ``<out>/explanations.parquet``
+(the last round's pair_id, split, positive, negative), ``<out>/aspects.json`` (the derived aspect
+terms per item), the metrics file (per-round RMSE, MAE, reward, KL, coverage; round 0 and the last
+round) and the per-round plot table. Each round's state lives under
+``$EXPLAINREC_CACHE/recpie`` (else ``.cache/explainrec/recpie``), outside DVC's outputs, so a
+killed run continues at the round it was in.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import click
+
+from common import (ENCODER, FILTERED, LLM, METRICS, OUT, PROFILES, load_params, number, one_line_errors,
+                    params_option, path_option, read_section, seed, section)
+from lrrecsys_common import PAIRS
+
+PLOTS = path_option("--plots", "the per-round CSV (round, rmse, mae, reward, kl, coverage) `dvc plots show` reads")
+PLOT_COLUMNS = ("round", "rmse", "mae", "rmse_5", "mae_5", "reward", "kl", "coverage", "rl_reward")
+
+
+@click.command()
+@params_option
+@PAIRS
+@FILTERED
+@PROFILES
+@LLM
+@ENCODER
+@OUT
+@METRICS
+@PLOTS
+@one_line_errors
+def main(params_path: str, pairs: Path, filtered: Path, profiles: Path, llm_json: Path, encoder: Path, out: Path,
+         metrics: Path, plots: Path) -> None:
+    import json
+    import time
+
+    from explainrec.cpeg.negatives import load_encoder
+    from explainrec.io import atomic_dir, atomic_file, read_table, write_json, write_parquet
+    from explainrec.llm import open_llm
+    from explainrec.llm.cache import default_cache_path
+    from explainrec.llm.factory import load_spec
+    from explainrec.lrrecsys.autoencoder import AutoencoderConfig
+    from explainrec.lrrecsys.explain import ExplainConfig, item_texts
+    from explainrec.lrrecsys.model import ModelConfig
+    from explainrec.lrrecsys.pairs import PairsConfig, read_pairs
+    from explainrec.lrrecsys.prompts import resolve_domain
+    from explainrec.lrrecsys.train import TrainConfig
+    from explainrec.profiles.store import read_profile_table, select_layer
+    from explainrec.recpie.config import RecPIEConfig
+    from explainrec.recpie.loop import RecPIEData, run_recpie, summary
+    from explainrec.recpie.recommender import TextEmbedder
+    from explainrec.xrec.frozen import require_local
+
+    t0 = time.perf_counter()
+    params = load_params(params_path)
+    config = read_section(params, "recpie", RecPIEConfig)
+    history = read_section(params, "lrrecsys.pairs", PairsConfig).history
+    model_config = read_section(params, "lrrecsys.model", ModelConfig, history=history)
+    train_config = read_section(params, "lrrecsys.train", TrainConfig)
+    explain = read_section(params, "lrrecsys.explain", ExplainConfig)
+    autoencoder = read_section(params, "lrrecsys.autoencoder", AutoencoderConfig)
+    fmt = section(params, f"datasets.{section(params, 'dataset')}").get("format")
+    spec = load_spec(llm_json)
+    require_local(spec)  # the soft prompt and LoRA need the weights in this process
+    items = read_table(filtered / "items.parquet", "items")
+    item_profiles = select_layer(read_profile_table(profiles, "item"), "item_id", explain.profile_layer)
+    data = RecPIEData(read_pairs(pairs), item_texts(items, item_profiles, explain), resolve_domain(explain.domain, fmt),
+                      explain.style, explain.prompt)
+    llm = open_llm(spec, desc="recpie aspects")
+    backend = llm.backend
+    embedder = TextEmbedder(config.encoder, load_encoder(encoder), autoencoder, seed=seed(params))
+    encoder_identity = (json.loads((encoder / "encoder.json").read_text()).get("identity", str(encoder))
+                        if (encoder / "encoder.json").exists() else str(encoder))
+    result = run_recpie(data, backend, embedder, config, model_config, train_config, seed(params), default_cache_path().parent.parent / "recpie", llm=llm,
+                        encoder_identity=f"{config.encoder}:{encoder_identity}")
+    m = summary(result, config)
+    m.update({"machine": backend.machine, "llm": llm.stats.as_metrics(), "seconds": round(time.perf_counter() - t0, 2)})
+    with atomic_dir(out) as tmp:
+        write_parquet(result.explanations, tmp / "explanations.parquet")
+        (tmp / "aspects.json").write_text(json.dumps(result.aspects, indent=1, sort_keys=True) + "\n")
+    with atomic_file(plots) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=PLOT_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows({k: ("" if r.get(k) is None else r[k]) for k in PLOT_COLUMNS} for r in m["rounds"])
+    write_json(metrics, m)
+    first, last = m["round_0"], m["last"]
+    click.echo(f"recpie: {len(m['rounds'])} rounds, RMSE {number(first['rmse'], 4)} -> {number(last['rmse'], 4)}, "
+               f"reward {number(first['reward'], 4)} -> {number(last['reward'], 4)}, KL {number(last['kl'], 4)}, "
+               f"coverage {number(last['coverage'], 3)} (0-1 scale); {m['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()
