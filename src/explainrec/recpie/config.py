@@ -107,8 +107,8 @@ class RecPIEConfig:
     rounds: int = 2
     warm_start: bool = True
     encoder: str = "sentence"
-    max_train_pairs: int | None = 24
-    max_test_pairs: int | None = 36
+    max_train_pairs: int | None = None
+    max_test_pairs: int | None = None
     kl_pairs: int = 8
     aspects: int = 3
     aspect_max_new_tokens: int = 24
