@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -128,3 +129,29 @@ TINY = {
                       for a in ("wo_sft", "wo_pghis")},
                    "xrec": "data/xrec/generate/full/explanations.parquet"},
 }
+
+
+def tiny_amazon(path: Path, n_users: int = 12, n_items: int = 10) -> None:
+    lines = []
+    for u in range(n_users):
+        for i in range(n_items):
+            if (u + i) % 3 == 0 or (u * i) % 4 == 1:
+                lines.append(json.dumps({"reviewerID": f"U{u}", "asin": f"B{i:03d}", "overall": float(1 + (u + i) % 5),
+                                         "reviewText": f"review of item {i} by user {u}", "summary": "ok",
+                                         "unixReviewTime": 1_300_000_000 + 86400 * (u * n_items + i)}))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def make_tiny_project(root: Path, tiny_model: Path) -> Path:
+    """The whole pipeline on a tiny Amazon-format file and :data:`TINY` sizes, ready for ``dvc repro``.
+
+    The reviews file sits in ``inputs/``, which git tracks (``data/external/`` is ignored), so a
+    ``git clone`` of the project, or a queued experiment's copy, has it too."""
+    tiny_amazon(root / "inputs" / "tiny.json")
+    return make_project(root, tiny_model, {
+        "datasets": {"tiny": {"format": "amazon", "reviews": "inputs/tiny.json"}},
+        "dataset": "tiny",
+        "filter": {"user_core": 2, "item_core": 2, "max_users": None, "max_items": None},
+        **TINY,
+    })

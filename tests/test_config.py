@@ -53,11 +53,13 @@ def sections():
     from explainrec.evaluation.report import EvalParams
     from explainrec.experiments.ground_truth import GroundTruthParams
     from explainrec.profiles.pghis import ProfileConfig
+    from explainrec.report.config import ReportConfig
     from explainrec.sft.params import GenerateParams, SFTParams
 
     return {"filter": FilterConfig, "split": SplitConfig, "profiles": ProfileConfig, "negatives": NegativeConfig,
             "cpeg": CPEGConfig, "sft": SFTParams, "generate": GenerateParams, "evaluate": EvalParams,
-            "ground_truth": GroundTruthParams, "compare": CompareParams, **lrrecsys_sections(), **xrec_sections(),
+            "ground_truth": GroundTruthParams, "compare": CompareParams, "report": ReportConfig,
+            **lrrecsys_sections(), **xrec_sections(),
             **recpie_sections()}
 
 

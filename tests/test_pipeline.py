@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dvc_project import TINY, dvc, make_project, ran, run, set_param
+from tests.dvc_project import dvc, make_tiny_project, ran, run, set_param
 
 pytestmark = pytest.mark.slow
 
@@ -29,35 +29,20 @@ LRRECSYS = {"lrrecsys_explain@main", "lrrecsys_embed@main", "lrrecsys_report"} |
 XREC = {"xrec_moe@full", "xrec_generate@full", "xrec_report"}
 #: RecPIE reads the LR-Recsys pairs and the item profiles
 RECPIE = {"recpie"}
+#: the report reads every method's tables, plots and explanations: it reruns after nearly any change
+REPORT = {"report"}
 ALL = {"assets_llm", "assets_encoder", "assets_sft_base", "assets_judge", "raw", "filter", "split", "reference",
-       "profiles", "negatives", "cpeg", "sft", "generate", "lrrecsys_pairs", "xrec_gnn"} | EVALUATION | LRRECSYS | XREC | RECPIE
-AFTER_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate"} | EVALUATION | LRRECSYS | XREC | RECPIE
+       "profiles", "negatives", "cpeg", "sft", "generate", "lrrecsys_pairs", "xrec_gnn"} | EVALUATION | LRRECSYS | XREC | RECPIE | REPORT
+AFTER_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate"} | EVALUATION | LRRECSYS | XREC | RECPIE | REPORT
 #: the stages that read the profiles themselves: they rerun whenever the profiles change (the scores rerun
 #: when an explainer's text changed, the review rewrite when the sampled pairs' negatives did)
 READ_PROFILES = {"profiles", "negatives", "cpeg", "sft", "generate", "gt_judge", "lrrecsys_explain@main",
-                 "xrec_moe@full", "xrec_generate@full", "recpie"} | ABLATIONS | GT_CPEG
-def tiny_amazon(path: Path, n_users: int = 12, n_items: int = 10) -> None:
-    lines = []
-    for u in range(n_users):
-        for i in range(n_items):
-            if (u + i) % 3 == 0 or (u * i) % 4 == 1:
-                lines.append(json.dumps({"reviewerID": f"U{u}", "asin": f"B{i:03d}", "overall": float(1 + (u + i) % 5),
-                                         "reviewText": f"review of item {i} by user {u}", "summary": "ok",
-                                         "unixReviewTime": 1_300_000_000 + 86400 * (u * n_items + i)}))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+                 "xrec_moe@full", "xrec_generate@full", "recpie", "report"} | ABLATIONS | GT_CPEG
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
-    root = tmp_path_factory.mktemp("proj")
-    tiny_amazon(root / "data" / "external" / "tiny.json")
-    return make_project(root, tiny_model_dir, {
-        "datasets": {"tiny": {"format": "amazon", "reviews": "data/external/tiny.json"}},
-        "dataset": "tiny",
-        "filter": {"user_core": 2, "item_core": 2, "max_users": None, "max_items": None},
-        **TINY,
-    })
+    return make_tiny_project(tmp_path_factory.mktemp("proj"), tiny_model_dir)
 
 
 def test_repro_reruns_only_what_changed(project: Path) -> None:
@@ -82,20 +67,25 @@ def test_repro_reruns_only_what_changed(project: Path) -> None:
     assert "| XRec | 3 |" in (project / "metrics" / "xrec_table.md").read_text()
     moe = json.loads((project / "metrics" / "xrec" / "moe_full.json").read_text())
     assert moe["base_parameters_with_grad"] == 0 and moe["pairs"]["targets"] == "rewrite"  # the tiny data have reviews
+    report = json.loads((project / "metrics" / "report.json").read_text())
+    assert report["pairs"] == 3 and report["methods"] == ["full", "wo_sft", "wo_pghis", "xrec", "LR-Recsys", "RecPIE"]
+    assert report["explained_pairs"]["full"] == 3 and report["plots"] == 8 and report["tables"] == 6
+    assert "xrec_buckets" in (project / "data" / "report" / "index.html").read_text()
+
     set_param(project, "xrec.generate.max_new_tokens", 6)  # XRec's generation: no graph, no adapter training
-    assert {"xrec_generate@full", "xrec_report"} <= ran(dvc(project, "repro")) <= \
-        {"xrec_generate@full", "evaluate@xrec", "eval_summary", "xrec_report"}
+    assert {"xrec_generate@full", "xrec_report", "report"} <= ran(dvc(project, "repro")) <= \
+        {"xrec_generate@full", "evaluate@xrec", "eval_summary", "xrec_report", "report"}
 
     set_param(project, "sft.epochs", 2.0)  # an sft param: sft, generate and the ablations, and their scores
-    assert {"sft", "generate"} | ABLATIONS <= ran(dvc(project, "repro")) <= {"sft", "generate", "eval_summary"} | \
-        ABLATIONS | EVALUATE | XREC
+    assert {"sft", "generate", "report"} | ABLATIONS <= ran(dvc(project, "repro")) <= \
+        {"sft", "generate", "eval_summary", "report"} | ABLATIONS | EVALUATE | XREC
 
     set_param(project, "ablations.wo_sft.user_layer", 0)  # one ablation: that branch only
-    assert {"ablation@wo_sft"} <= ran(dvc(project, "repro")) <= {"ablation@wo_sft", "evaluate@wo_sft", "eval_summary",
-                                                                 "xrec_report"}
+    assert {"ablation@wo_sft", "report"} <= ran(dvc(project, "repro")) <= {"ablation@wo_sft", "evaluate@wo_sft",
+                                                                           "eval_summary", "xrec_report", "report"}
 
     set_param(project, "evaluate.bertscore_layers", 2)  # scoring only: no explainer is rebuilt
-    assert ran(dvc(project, "repro")) == EVALUATE | {"eval_summary", "xrec_report"}
+    assert ran(dvc(project, "repro")) == EVALUATE | {"eval_summary", "xrec_report", "report"}
 
     lr = json.loads((project / "metrics" / "lrrecsys" / "lr_recsys.json").read_text())
     assert lr["train_pairs"] == 8 and lr["seeds"] == [lr["seeds"][0], lr["seeds"][0] + 1] and lr["rmse"]["mean"] > 0
@@ -105,10 +95,10 @@ def test_repro_reruns_only_what_changed(project: Path) -> None:
     assert rp["rounds"][0]["rl_steps"] == 1 and rp["last"]["rmse"] > 0 and rp["last"]["test_pairs"] == 2
     assert (project / "metrics" / "plots" / "recpie_rounds.csv").read_text().startswith("round,rmse,")
     set_param(project, "lrrecsys.train.epochs", 2)  # the recommenders only (RecPIE's too): no autoencoder
-    assert ran(dvc(project, "repro")) == LRRECSYS_TRAIN | {"lrrecsys_report", "recpie"}
+    assert ran(dvc(project, "repro")) == LRRECSYS_TRAIN | {"lrrecsys_report", "recpie", "report"}
 
     set_param(project, "ground_truth.variants.k1_m0", {"k": 1, "m": 0})  # a new (k, m): its branch and the judge
-    assert ran(dvc(project, "repro")) == {"gt_cpeg@k1_m0", "gt_judge"}
+    assert ran(dvc(project, "repro")) == {"gt_cpeg@k1_m0", "gt_judge", "report"}
     assert "cpeg_k1_m0" in json.loads((project / "metrics" / "ground_truth.json").read_text())["sources"]
 
     set_param(project, "profiles.layers", 2)  # profiles and everything downstream

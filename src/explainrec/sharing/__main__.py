@@ -1,0 +1,88 @@
+"""Push, pull or compare the LLM response cache with a DVC remote (:mod:`explainrec.sharing.llm_cache`).
+
+    python -m explainrec.sharing push   [-r REMOTE] [-j JOBS]   # upload the answers the remote lacks
+    python -m explainrec.sharing pull   [-r REMOTE] [-j JOBS]   # download the answers this cache lacks
+    python -m explainrec.sharing status [-r REMOTE]
+
+Run from the repository root: the remote is one of ``dvc remote list`` (default: the
+default remote), the cache is ``$EXPLAINREC_CACHE/llm/responses.sqlite`` unless ``--cache``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+REMOTE = click.option("-r", "--remote", default=None, help="a DVC remote's name (default: the default remote)")
+JOBS = click.option("-j", "--jobs", type=click.IntRange(1), default=None, help="parallel transfers (default: fs's own)")
+CACHE = click.option("--cache", "cache_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="the sqlite response cache (default: $EXPLAINREC_CACHE/llm/responses.sqlite)")
+REPO = click.option("--repo", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("."),
+                    help="the DVC repository whose remotes are used")
+
+
+def _run(action: str, repo: Path, remote_name: str | None, cache_path: Path | None, jobs: int | None) -> None:
+    from dvc.exceptions import DvcException
+
+    from explainrec.errors import ExplainrecError
+    from explainrec.llm.cache import default_cache_path
+    from explainrec.sharing import llm_cache
+
+    path = cache_path or default_cache_path()
+    try:
+        remote = llm_cache.open_remote(repo, remote_name)
+        if action == "push":
+            n = llm_cache.push(path, remote, jobs)
+            click.echo(f"pushed {n['pushed']} LLM answers from {path} to remote '{remote.name}' "
+                       f"({n['already']} were there already)")
+        elif action == "pull":
+            n = llm_cache.pull(path, remote, jobs)
+            click.echo(f"pulled {n['pulled']} LLM answers from remote '{remote.name}' into {path} "
+                       f"({n['already']} were here already)")
+        else:
+            n = llm_cache.status(path, remote)
+            click.echo(f"{path} against remote '{remote.name}': {n['local_only']} answers only here, "
+                       f"{n['remote_only']} only on the remote, {n['both']} on both")
+    except (ExplainrecError, DvcException) as exc:
+        click.echo(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True)
+        sys.exit(1)
+
+
+@click.group()
+def main() -> None:
+    """Share the LLM response cache through a DVC remote, so each LLM call is paid for once."""
+
+
+@main.command("push")
+@REMOTE
+@JOBS
+@CACHE
+@REPO
+def push_cmd(remote: str | None, jobs: int | None, cache_path: Path | None, repo: Path) -> None:
+    """Upload the cached answers the remote lacks."""
+    _run("push", repo, remote, cache_path, jobs)
+
+
+@main.command("pull")
+@REMOTE
+@JOBS
+@CACHE
+@REPO
+def pull_cmd(remote: str | None, jobs: int | None, cache_path: Path | None, repo: Path) -> None:
+    """Download the answers this cache lacks."""
+    _run("pull", repo, remote, cache_path, jobs)
+
+
+@main.command("status")
+@REMOTE
+@CACHE
+@REPO
+def status_cmd(remote: str | None, cache_path: Path | None, repo: Path) -> None:
+    """Count the answers only here, only on the remote, and on both."""
+    _run("status", repo, remote, cache_path, None)
+
+
+if __name__ == "__main__":
+    main()

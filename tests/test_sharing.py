@@ -1,0 +1,127 @@
+"""End to end: sharing a run's artifacts through real DVC remotes, as a team would.
+
+One tiny project (the real dvc.yaml and stages, tests/dvc_project.py) runs ``dvc repro`` once and
+pushes to an S3 server (``rclone serve s3`` on 127.0.0.1, started and stopped here) and to a
+local folder. Fresh ``git clone``s then ``dvc pull``: ``dvc repro`` runs nothing, every output is
+byte for byte the origin's and ``dvc status -c`` is clean. With ``--run-cache``, a clone that sets a
+param to a value the origin already ran gets those stages' outputs without running them, and the
+LLM response cache pulled through the same remote answers a rerun's every call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.dvc_project import dvc, make_tiny_project, ran, run, set_param
+from tests.servers import S3Server, rclone_s3
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    with rclone_s3(tmp_path_factory.mktemp("s3") / "root") as server:
+        yield server
+
+
+def s3_credentials(repo: Path, s3: S3Server) -> None:
+    """What each teammate keeps in their own, never committed, .dvc/config.local."""
+    dvc(repo, "remote", "modify", "--local", "s3", "access_key_id", s3.key)
+    dvc(repo, "remote", "modify", "--local", "s3", "secret_access_key", s3.secret)
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, s3: S3Server) -> Path:
+    """A tiny project after one ``dvc repro``, committed with two remotes configured (s3 the default)."""
+    root = make_tiny_project(tmp_path_factory.mktemp("origin"), tiny_model_dir)
+    dvc(root, "repro")
+    dvc(root, "remote", "add", "-d", "s3", f"s3://{s3.bucket}/store")
+    dvc(root, "remote", "modify", "s3", "endpointurl", s3.endpoint)
+    s3_credentials(root, s3)
+    dvc(root, "remote", "add", "folder", str(tmp_path_factory.mktemp("folder-remote")))
+    run(root, "git", "add", "-A")
+    run(root, "git", "commit", "-qm", "a run")
+    assert "secret_access_key" not in run(root, "git", "show", "HEAD:.dvc/config").stdout
+    return root
+
+
+def outputs(root: Path) -> dict[str, bytes]:
+    """Every file of every stage output in dvc.lock, by path."""
+    files: dict[str, bytes] = {}
+    for stage in yaml.safe_load((root / "dvc.lock").read_text())["stages"].values():
+        for out in stage.get("outs", []):
+            path = root / out["path"]
+            for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
+                if f.is_file():
+                    files[str(f.relative_to(root))] = f.read_bytes()
+    return files
+
+
+def clone(origin: Path, dest: Path) -> Path:
+    run(dest.parent, "git", "clone", "-q", str(origin), str(dest))
+    return dest
+
+
+def check_pulled(origin: Path, repo: Path, remote: str) -> None:
+    assert ran(dvc(repo, "repro")) == set()
+    assert json.loads(dvc(repo, "status", "--json").stdout) == {}
+    mine, theirs = outputs(repo), outputs(origin)
+    assert len(mine) > 50 and mine.keys() == theirs.keys()
+    assert [p for p in mine if mine[p] != theirs[p]] == []
+    assert json.loads(dvc(repo, "status", "-c", "-r", remote, "--json").stdout) == {}
+
+
+def test_push_pull_through_s3(origin: Path, s3: S3Server, tmp_path: Path) -> None:
+    assert "pushed" in dvc(origin, "push").stdout
+    share = run(origin, sys.executable, "-m", "explainrec.sharing", "push").stdout
+    paid = int(re.search(r"pushed (\d+) LLM answers", share).group(1))
+    assert paid > 0
+
+    repo = clone(origin, tmp_path / "teammate")
+    s3_credentials(repo, s3)
+    dvc(repo, "pull")
+    check_pulled(origin, repo, "s3")
+
+    # the LLM answers travel the same way: a forced rerun of the profiles generates nothing
+    pulled = run(repo, sys.executable, "-m", "explainrec.sharing", "pull").stdout
+    assert f"pulled {paid} LLM answers" in pulled
+    dvc(repo, "repro", "--force", "--single-item", "profiles")
+    llm = json.loads((repo / "metrics" / "profiles.json").read_text())["llm"]
+    assert llm["cache_hits"] > 0 and llm["llm_calls"] == 0  # llm_calls counts the answers generated
+    assert json.loads(dvc(repo, "status", "--json").stdout) == {}  # same answers, same profiles
+
+
+def test_push_pull_through_a_local_folder(origin: Path, tmp_path: Path) -> None:
+    dvc(origin, "push", "-r", "folder")
+    repo = clone(origin, tmp_path / "teammate")
+    dvc(repo, "pull", "-r", "folder")
+    check_pulled(origin, repo, "folder")
+
+
+def test_run_cache_gives_a_clone_the_outputs_of_a_param_value_run_before(origin: Path, s3: S3Server,
+                                                                          tmp_path: Path) -> None:
+    set_param(origin, "xrec.generate.max_new_tokens", 6)  # XRec's generation and what reads it
+    tried = ran(dvc(origin, "repro"))
+    assert "xrec_generate@full" in tried
+    tried_outputs = outputs(origin)
+    dvc(origin, "push", "--run-cache")
+    run(origin, "git", "checkout", "params.yaml")
+    back = dvc(origin, "repro")  # back to the committed value: restored from the local run-cache
+    assert ran(back) == set() and "xrec_generate@full' is cached - skipping run" in back.stdout
+
+    repo = clone(origin, tmp_path / "teammate")
+    s3_credentials(repo, s3)
+    dvc(repo, "pull", "--run-cache")
+    set_param(repo, "xrec.generate.max_new_tokens", 6)
+    proc = dvc(repo, "repro")
+    assert ran(proc) == set()
+    assert set(re.findall(r"Stage '([\w@.-]+)' is cached - skipping run", proc.stdout)) == tried
+    mine = outputs(repo)
+    assert [p for p in mine if mine[p] != tried_outputs[p]] == []
