@@ -81,11 +81,12 @@ def test_repro_reruns_only_what_changed(project: Path) -> None:
         {"sft", "generate", "eval_summary", "report"} | ABLATIONS | EVALUATE | XREC
 
     set_param(project, "ablations.wo_sft.user_layer", 0)  # one ablation: that branch only
-    assert {"ablation@wo_sft", "report"} <= ran(dvc(project, "repro")) <= {"ablation@wo_sft", "evaluate@wo_sft",
-                                                                           "eval_summary", "xrec_report", "report"}
+    assert {"ablation@wo_sft"} <= ran(dvc(project, "repro")) <= {"ablation@wo_sft", "evaluate@wo_sft", "eval_summary",
+                                                                 "xrec_report", "report"}
 
     set_param(project, "evaluate.bertscore_layers", 2)  # scoring only: no explainer is rebuilt
-    assert ran(dvc(project, "repro")) == EVALUATE | {"eval_summary", "xrec_report", "report"}
+    assert EVALUATE | {"eval_summary", "xrec_report"} <= ran(dvc(project, "repro")) <= \
+        EVALUATE | {"eval_summary", "xrec_report", "report"}
 
     lr = json.loads((project / "metrics" / "lrrecsys" / "lr_recsys.json").read_text())
     assert lr["train_pairs"] == 8 and lr["seeds"] == [lr["seeds"][0], lr["seeds"][0] + 1] and lr["rmse"]["mean"] > 0
