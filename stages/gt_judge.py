@@ -1,10 +1,11 @@
 """Ground-truth quality (paper 000 §4.4), step 3: the judge's pick among review, XRec rewrite and CPEG.
 
-    python stages/gt_judge.py --negatives data/negatives --splits data/splits --profiles data/profiles --cpeg data/ground_truth/cpeg --rewrite data/ground_truth/rewrite --judge data/assets/judge/llm.json --out data/ground_truth/judge --metrics metrics/ground_truth.json --plot metrics/plots/gt_win_rates.csv
+    python stages/gt_judge.py --negatives data/negatives --splits data/splits --profiles data/profiles --cpeg data/ground_truth/cpeg --rewrite data/ground_truth/rewrite --judge data/assets/judge/llm.json --out data/ground_truth/judge --metrics metrics/ground_truth.json
 
 Asks the judge LLM (``evaluate.judge``) for the best candidate of each compared
-pair, twice (seeded order, then reversed), and writes win rates and
-position-bias figures. The work is done by
+pair, twice (seeded order, then reversed), and writes the choices, win rates
+(``<out>/win_rates.csv``, the table of the ground_truth_win_rate plot, inside the cached
+output so the stage has a run-cache entry) and position-bias figures. The work is done by
 :func:`explainrec.experiments.ground_truth.run_judge`.
 """
 
@@ -28,22 +29,20 @@ from common import JUDGE, METRICS, NEGATIVES, OUT, PROFILES, SPLITS, load_params
 @JUDGE
 @OUT
 @METRICS
-@path_option("--plot", "the CSV of win rates behind the ground_truth_win_rate plot")
 @one_line_errors
 def judge(params_path: str, negatives: Path, splits: Path, profiles: Path, cpeg_dir: Path, rewrite_dir: Path,
-          judge_json: Path, out: Path, metrics: Path, plot: Path) -> None:
+          judge_json: Path, out: Path, metrics: Path) -> None:
     """The judge's pick among review, XRec rewrite and the CPEG variants, twice (order reversed)."""
     from explainrec.experiments.ground_truth import GroundTruthParams, compared_pairs, run_judge, split_reviews
-    from explainrec.io import atomic_dir, atomic_file, write_json
+    from explainrec.io import atomic_dir, write_json
 
     params = load_params(params_path)
     gt, s = read_section(params, "ground_truth", GroundTruthParams), seed(params)
     pairs = compared_pairs(negatives, gt.max_pairs, s)
     with atomic_dir(out) as tmp:
         result, rows = run_judge(pairs, split_reviews(splits), rewrite_dir, cpeg_dir, gt, profiles, judge_json, s, tmp)
+        rows.to_csv(tmp / "win_rates.csv", index=False)  # ground_truth_win_rate's table, cached with the choices
     write_json(metrics, result)
-    with atomic_file(plot) as tmp:
-        rows.to_csv(tmp, index=False)
     rates = ", ".join(f"{s} {v['win_rate']:.0%}" for s, v in result["sources"].items() if v["win_rate"] is not None)
     if "choice_notice" in result:
         click.echo(f"notice: {result['choice_notice']}", err=True)

@@ -1,14 +1,15 @@
 """RecPIE: recommender and explainer trained in alternation, the explainer by RL (paper 002 §2, App. A.1).
 
-    python stages/recpie.py --pairs data/lrrecsys/pairs --filtered data/filtered --profiles data/profiles --llm data/assets/llm/llm.json --encoder data/assets/encoder --out data/recpie --metrics metrics/recpie.json --plots metrics/recpie_rounds.csv
+    python stages/recpie.py --pairs data/lrrecsys/pairs --filtered data/filtered --profiles data/profiles --llm data/assets/llm/llm.json --encoder data/assets/encoder --out data/recpie --metrics metrics/recpie.json
 
 Reads ``recpie`` (with ``recpie.explainer`` and ``recpie.rl``), the LR-Recsys sections it shares
 (``lrrecsys.model``, ``lrrecsys.train``, ``lrrecsys.pairs.history``, ``lrrecsys.explain`` for
 the prompt style, wording, domain and item texts, ``lrrecsys.autoencoder`` for
 ``recpie.encoder: autoencoder``), ``dataset`` and ``seed``. Writes ``<out>/explanations.parquet``
 (the last round's pair_id, split, positive, negative), ``<out>/aspects.json`` (the derived aspect
-terms per item), the metrics file (per-round RMSE, MAE, reward, KL, coverage; round 0 and the last
-round) and the per-round plot table. Each round's state lives under
+terms per item), ``<out>/rounds.csv`` (round, RMSE, MAE, reward, KL, coverage: what ``dvc plots show``'s
+``recpie_rounds`` draws; inside the cached output, so the stage has a run-cache entry) and the metrics
+file (per-round figures; round 0 and the last round). Each round's state lives under
 ``$EXPLAINREC_CACHE/recpie`` (else ``.cache/explainrec/recpie``), outside DVC's outputs, so a
 killed run continues at the round it was in.
 """
@@ -24,7 +25,6 @@ from common import (ENCODER, FILTERED, LLM, METRICS, OUT, PROFILES, load_params,
                     params_option, path_option, read_section, seed, section)
 from lrrecsys_common import PAIRS
 
-PLOTS = path_option("--plots", "the per-round CSV (round, rmse, mae, reward, kl, coverage) `dvc plots show` reads")
 PLOT_COLUMNS = ("round", "rmse", "mae", "rmse_5", "mae_5", "reward", "kl", "coverage", "rl_reward")
 
 
@@ -37,15 +37,14 @@ PLOT_COLUMNS = ("round", "rmse", "mae", "rmse_5", "mae_5", "reward", "kl", "cove
 @ENCODER
 @OUT
 @METRICS
-@PLOTS
 @one_line_errors
 def main(params_path: str, pairs: Path, filtered: Path, profiles: Path, llm_json: Path, encoder: Path, out: Path,
-         metrics: Path, plots: Path) -> None:
+         metrics: Path) -> None:
     import json
     import time
 
     from explainrec.cpeg.negatives import load_encoder
-    from explainrec.io import atomic_dir, atomic_file, read_table, write_json, write_parquet
+    from explainrec.io import atomic_dir, read_table, write_json, write_parquet
     from explainrec.llm import open_llm
     from explainrec.llm.cache import default_cache_path
     from explainrec.llm.factory import load_spec
@@ -88,10 +87,10 @@ def main(params_path: str, pairs: Path, filtered: Path, profiles: Path, llm_json
     with atomic_dir(out) as tmp:
         write_parquet(result.explanations, tmp / "explanations.parquet")
         (tmp / "aspects.json").write_text(json.dumps(result.aspects, indent=1, sort_keys=True) + "\n")
-    with atomic_file(plots) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=PLOT_COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        w.writerows({k: ("" if r.get(k) is None else r[k]) for k in PLOT_COLUMNS} for r in m["rounds"])
+        with open(tmp / "rounds.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=PLOT_COLUMNS, extrasaction="ignore")
+            w.writeheader()
+            w.writerows({k: ("" if r.get(k) is None else r[k]) for k in PLOT_COLUMNS} for r in m["rounds"])
     write_json(metrics, m)
     first, last = m["round_0"], m["last"]
     click.echo(f"recpie: {len(m['rounds'])} rounds, RMSE {number(first['rmse'], 4)} -> {number(last['rmse'], 4)}, "

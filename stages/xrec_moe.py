@@ -7,7 +7,9 @@ inject_all_layers, max_profile_chars), ``xrec.moe``, ``xrec.train``, the ``sft``
 (XRec learns from the SFT explainer's pairs and targets), ``dataset``/``datasets`` (the
 domain words) and ``seed``. Writes ``<out>/adapters.pt``, ``<out>/settings.json`` and
 ``<out>/loss.csv``; the metrics file holds the train loss, the test NLL before and after
-training, and the pair counts. The llm must be a local transformers model.
+training, and the pair counts. The llm must be a local transformers model. With
+``launch.launcher: accelerate`` it starts itself again on ``launch.processes`` processes, each
+taking its share of every batch; process 0 writes the outputs.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from xrec_common import GRAPH, dataset_format, explainer_config, xrec_pairs
 @one_line_errors
 def main(params_path: str, name: str, graph: Path, profiles: Path, targets: Path, splits: Path, filtered: Path,
          llm_json: Path, out: Path, metrics: Path) -> None:
-    from explainrec.io import atomic_dir, write_json
+    from explainrec import launch as processes
+    from explainrec.config import from_section
+    from explainrec.io import write_json
     from explainrec.llm.factory import load_spec
     from explainrec.xrec.experiment import run_moe
     from explainrec.xrec.frozen import require_local
@@ -49,10 +53,15 @@ def main(params_path: str, name: str, graph: Path, profiles: Path, targets: Path
     train = read_section(params, "xrec.train", TrainConfig)
     spec = load_spec(llm_json)
     require_local(spec)
+    # under `launch.launcher: accelerate`, this process becomes `accelerate launch` of the same command
+    processes.relaunch(from_section(processes.LaunchConfig, params.get("launch"), "launch"))  # absent: one process
     g = read_graph(graph)
     pairs = xrec_pairs(params, explainer, g, profiles, targets, splits, filtered, llm_json)
-    with atomic_dir(out) as tmp:
-        result = run_moe(pairs, g, spec, explainer, moe, train, dataset_format(params), seed(params), tmp)
+    with processes.outputs(out) as tmp:
+        result = run_moe(pairs, g, spec, explainer, moe, train, dataset_format(params), seed(params), tmp,
+                         progress=processes.is_main())
+    if not processes.is_main():
+        return
     write_json(metrics, result)
     click.echo(f"xrec_moe@{name}: {result['pairs']['train_pairs']} train pairs ({result['pairs']['targets']} targets), "
                f"{result['steps']} steps, loss {result['train_loss_first']} -> {result['train_loss_last']}; test NLL "

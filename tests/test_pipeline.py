@@ -94,13 +94,14 @@ def test_repro_reruns_only_what_changed(project: Path) -> None:
     rp = json.loads((project / "metrics" / "recpie.json").read_text())
     assert [r["round"] for r in rp["rounds"]] == [0, 1] and rp["rounds"][0]["kl"] == pytest.approx(0, abs=1e-6)
     assert rp["rounds"][0]["rl_steps"] == 1 and rp["last"]["rmse"] > 0 and rp["last"]["test_pairs"] == 2
-    assert (project / "metrics" / "plots" / "recpie_rounds.csv").read_text().startswith("round,rmse,")
+    assert (project / "data" / "recpie" / "rounds.csv").read_text().startswith("round,rmse,")
     set_param(project, "lrrecsys.train.epochs", 2)  # the recommenders only (RecPIE's too): no autoencoder
     assert ran(dvc(project, "repro")) == LRRECSYS_TRAIN | {"lrrecsys_report", "recpie", "report"}
 
     set_param(project, "ground_truth.variants.k1_m0", {"k": 1, "m": 0})  # a new (k, m): its branch and the judge
     assert ran(dvc(project, "repro")) == {"gt_cpeg@k1_m0", "gt_judge", "report"}
     assert "cpeg_k1_m0" in json.loads((project / "metrics" / "ground_truth.json").read_text())["sources"]
+    assert "cpeg_k1_m0" in (project / "data" / "ground_truth" / "judge" / "win_rates.csv").read_text()
 
     set_param(project, "profiles.layers", 2)  # profiles and everything downstream
     assert READ_PROFILES | {"gt_cpeg@k1_m0"} <= ran(dvc(project, "repro")) <= AFTER_PROFILES | {"gt_cpeg@k1_m0"}

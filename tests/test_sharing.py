@@ -4,8 +4,9 @@ One tiny project (the real dvc.yaml and stages, tests/dvc_project.py) runs ``dvc
 pushes to an S3 server (``rclone serve s3`` on 127.0.0.1, started and stopped here) and to a
 local folder. Fresh ``git clone``s then ``dvc pull``: ``dvc repro`` runs nothing, every output is
 byte for byte the origin's and ``dvc status -c`` is clean. The run-cache restores a param value run
-before instead of running it, and its entries travel with ``--run-cache``; the LLM response cache
-pulled through the same remote answers a rerun's every call.
+before instead of running it, here and, pushed with its objects (``python -m explainrec.sharing
+push-run-cache``), in a clone with ``dvc repro --pull``; the LLM response cache pulled through the
+same remote answers a rerun's every call.
 """
 
 from __future__ import annotations
@@ -110,22 +111,28 @@ def test_push_pull_through_a_local_folder(origin: Path, tmp_path: Path) -> None:
     check_pulled(origin, repo, "folder")
 
 
-def test_run_cache_restores_a_param_value_run_before_and_travels(origin: Path, s3: S3Server, tmp_path: Path) -> None:
+def test_run_cache_restores_a_param_value_run_before_here_and_in_a_clone(origin: Path, s3: S3Server,
+                                                                        tmp_path: Path) -> None:
     set_param(origin, "xrec.generate.max_new_tokens", 6)  # XRec's generation and what reads it
     tried = ran(dvc(origin, "repro"))
     assert {"xrec_generate@full", "evaluate@xrec", "report"} <= tried
-    dvc(origin, "push", "--run-cache")
+    at_six = outputs(origin)
+    pushed = run(origin, sys.executable, "-m", "explainrec.sharing", "push-run-cache").stdout
+    entries = len(list((origin / ".dvc/cache/runs").glob("*/*/*")))
+    assert re.search(rf"pushed {entries} run-cache entries and [1-9]\d* objects of their outputs \(0 missing", pushed)
+    assert entries > 30
     run(origin, "git", "checkout", "params.yaml")
     back = dvc(origin, "repro")  # back to the committed value: restored from the run-cache, not run
     assert ran(back) <= TABLES and "xrec_generate@full' is cached - skipping run" in back.stdout
     assert json.loads(dvc(origin, "status", "--json").stdout) == {}
 
-    # the entries reach a clone; restoring them there also needs the objects of the entries' git-tracked
-    # metrics files, which `dvc push --run-cache` (DVC 3.67) does not upload: see the README
+    # a teammate's fresh clone sets the value the origin ran: entries and objects come from the remote, nothing
+    # that took more than a table runs, and every output is the origin's
     repo = clone(origin, tmp_path / "teammate")
     s3_credentials(repo, s3)
-    dvc(repo, "pull", "--run-cache")
-    entries = {str(p.relative_to(root / ".dvc/cache/runs")) for root in (origin, repo)
-               for p in (root / ".dvc/cache/runs").rglob("*") if p.is_file()}
-    assert len(entries) == len(list((origin / ".dvc/cache/runs").rglob("*/*/*"))) > 30
-    assert all((repo / ".dvc/cache/runs" / e).is_file() for e in entries)
+    set_param(repo, "xrec.generate.max_new_tokens", 6)
+    again = dvc(repo, "repro", "--pull")
+    assert ran(again) <= TABLES, again.stdout
+    assert "xrec_generate@full' is cached - skipping run" in again.stdout
+    mine = outputs(repo)
+    assert mine.keys() == at_six.keys() and [p for p in mine if mine[p] != at_six[p]] == []

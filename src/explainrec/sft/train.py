@@ -85,12 +85,18 @@ def make_trainer(train: pd.DataFrame, test: pd.DataFrame | None, base: str | Pat
     tok, model = load_base(base)
     cuda = torch.cuda.is_available()
     has_eval = test is not None and len(test) > 0
+    from explainrec.launch import world_size
+
+    world = world_size()  # processes started by `accelerate launch` (explainrec.launch); 1 without
+    if params.batch_size % world:
+        raise ParamError("launch.processes", f"a divisor of sft.batch_size ({params.batch_size}): each process "
+                         "takes an equal share of the batch", world)
     steps_per_epoch = math.ceil(len(train) / (params.batch_size * params.grad_accum))
     total_steps = max(1, math.ceil(steps_per_epoch * params.epochs))
     args = SFTConfig(
         output_dir=str(work_dir),
         num_train_epochs=float(params.epochs),
-        per_device_train_batch_size=params.batch_size,
+        per_device_train_batch_size=params.batch_size // world,  # the global batch stays params.batch_size
         per_device_eval_batch_size=params.eval_batch_size,
         gradient_accumulation_steps=params.grad_accum,
         learning_rate=params.lr,

@@ -1,1 +1,2 @@
-"""Sharing what a run paid for: the LLM response cache through a DVC remote (:mod:`.llm_cache`)."""
+"""Sharing what a run paid for: the LLM response cache (:mod:`.llm_cache`) and the run-cache with its objects
+(:mod:`.run_cache`), through a DVC remote."""

@@ -1,8 +1,10 @@
-"""Push, pull or compare the LLM response cache with a DVC remote (:mod:`explainrec.sharing.llm_cache`).
+"""Push, pull or compare the LLM response cache with a DVC remote (:mod:`explainrec.sharing.llm_cache`);
+push the run-cache with the objects it needs (:mod:`explainrec.sharing.run_cache`).
 
     python -m explainrec.sharing push   [-r REMOTE] [-j JOBS]   # upload the answers the remote lacks
     python -m explainrec.sharing pull   [-r REMOTE] [-j JOBS]   # download the answers this cache lacks
     python -m explainrec.sharing status [-r REMOTE]
+    python -m explainrec.sharing push-run-cache [-r REMOTE] [-j JOBS]  # dvc push --run-cache, objects included
 
 Run from the repository root: the remote is one of ``dvc remote list`` (default: the
 default remote), the cache is ``$EXPLAINREC_CACHE/llm/responses.sqlite`` unless ``--cache``.
@@ -32,6 +34,15 @@ def _run(action: str, repo: Path, remote_name: str | None, cache_path: Path | No
 
     path = cache_path or default_cache_path()
     try:
+        if action == "push-run-cache":
+            from explainrec.sharing import run_cache
+
+            n = run_cache.push(repo, remote_name, jobs)
+            click.echo(f"pushed {n['entries']} run-cache entries and {n['objects']} objects of their outputs "
+                       f"({n['failed']} missing here)")
+            if n["failed"]:
+                sys.exit(1)
+            return
         remote = llm_cache.open_remote(repo, remote_name)
         if action == "push":
             n = llm_cache.push(path, remote, jobs)
@@ -73,6 +84,17 @@ def push_cmd(remote: str | None, jobs: int | None, cache_path: Path | None, repo
 def pull_cmd(remote: str | None, jobs: int | None, cache_path: Path | None, repo: Path) -> None:
     """Download the answers this cache lacks."""
     _run("pull", repo, remote, cache_path, jobs)
+
+
+@main.command("push-run-cache")
+@REMOTE
+@JOBS
+@REPO
+def push_run_cache_cmd(remote: str | None, jobs: int | None, repo: Path) -> None:
+    """Upload the run-cache and the objects its entries name, which `dvc push --run-cache` leaves out.
+
+    A clone then restores those stages with `dvc repro --pull` instead of running them."""
+    _run("push-run-cache", repo, remote, None, jobs)
 
 
 @main.command("status")

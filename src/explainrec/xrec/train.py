@@ -107,11 +107,37 @@ def mean_loss(lm: FrozenLM, injector: Injector, adapters: Adapters, data: Sequen
     return total / max(tokens, 1)
 
 
+def _step(lm: FrozenLM, injector: Injector, adapters: Adapters, batch: Sequence[Example]) -> float:
+    """Backpropagate ``batch``'s loss into the adapters' gradients; returns the loss.
+
+    With several processes (:mod:`explainrec.launch`) each takes its shard of the batch, weights its
+    mean by its share of the batch's explanation tokens and the gradients are summed: the batch's
+    gradient and loss, as one process computes them, up to float order."""
+    from explainrec import launch
+
+    if launch.world_size() == 1:
+        loss = batch_loss(lm, injector, adapters, batch)
+        loss.backward()
+        return loss.item()
+    mine = launch.shard(batch)
+    share = sum(len(e.ids) - e.start for e in mine) / sum(len(e.ids) - e.start for e in batch)
+    part = 0.0
+    if mine:
+        loss = batch_loss(lm, injector, adapters, mine) * share
+        loss.backward()
+        part = loss.item()
+    launch.sum_gradients([p for p in adapters.parameters() if p.requires_grad])
+    return launch.all_sum(part)
+
+
 def train_adapters(lm: FrozenLM, adapters: Adapters, train: Sequence[Example], test: Sequence[Example],
                    config: TrainConfig, all_layers: bool, seed: int, progress: bool = True) -> dict[str, Any]:
     """Fit ``adapters`` in place; returns per-step losses and the test NLL before and after."""
     from tqdm.auto import tqdm
 
+    from explainrec import launch
+
+    launch.init_process_group()  # several processes under `accelerate launch`; nothing with one
     torch.manual_seed(seed)
     order_rng = np.random.default_rng(seed)
     injector = Injector(lm.model, lm.token_ids, all_layers=all_layers)
@@ -126,11 +152,10 @@ def train_adapters(lm: FrozenLM, adapters: Adapters, train: Sequence[Example], t
             order = order_rng.permutation(len(train))
             for s in range(0, len(train), config.batch_size):
                 batch = [train[j] for j in order[s:s + config.batch_size]]
-                loss = batch_loss(lm, injector, adapters, batch)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                step_loss = _step(lm, injector, adapters, batch)
                 opt.step()
-                steps.append({"step": len(steps) + 1, "epoch": epoch, "train_loss": round(loss.item(), 5)})
+                steps.append({"step": len(steps) + 1, "epoch": epoch, "train_loss": round(step_loss, 5)})
                 bar.update(1)
                 bar.set_postfix(loss=f"{steps[-1]['train_loss']:.3f}")
         bar.close()
