@@ -49,8 +49,10 @@ def write_inputs(root: Path, users: int = 6, items: int = 4) -> None:
     pd.DataFrame({"method": ["full", "wo_sft"], "gptscore": [15.76, 15.21], "bs_f1": [0.44, 0.42]}).to_csv(
         metrics / "plots/eval.csv", index=False)
     pd.DataFrame({"round": [0, 1], "rmse": [0.325, 0.324], "reward": [-0.3, -0.2]}).to_csv(
-        metrics / "plots/recpie_rounds.csv", index=False)
-    pd.DataFrame({"source": ["cpeg", "review"], "win_rate": [0.6, 0.4]}).to_csv(metrics / "plots/gt_win_rates.csv", index=False)
+        root / "data/recpie/rounds.csv", index=False)  # the recpie and gt_judge stages write them in their outputs
+    (root / "data/ground_truth/judge").mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"source": ["cpeg", "review"], "win_rate": [0.6, 0.4]}).to_csv(
+        root / "data/ground_truth/judge/win_rates.csv", index=False)
     (root / "data/sft").mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"step": [1, 2, 3], "train_loss": [1.8, 1.5, 1.4], "eval_loss": [None, 1.2, 1.14]}).to_csv(
         root / "data/sft/loss.csv", index=False)

@@ -85,15 +85,15 @@ def test_bad_plot_spec(plots: object, field: str) -> None:
 
 
 def test_plot_csv_missing_column(run: Path) -> None:
-    spec = PlotSpec("recpie_rounds", Path("metrics/plots/recpie_rounds.csv"), "line", "round", ("rmse", "kl"))
-    with pytest.raises(InputError, match=r"recpie_rounds.csv.*'kl'"):
+    spec = PlotSpec("recpie_rounds", Path("data/recpie/rounds.csv"), "line", "round", ("rmse", "kl"))
+    with pytest.raises(InputError, match=r"rounds.csv.*'kl'"):
         read_plot(spec)
     with pytest.raises(InputError, match="run `dvc repro`"):
         read_plot(PlotSpec("gone", Path("metrics/plots/gone.csv"), "line", "x", ("y",)))
 
 
 def test_csv_table_as_markdown(run: Path) -> None:
-    text = read_text_table("metrics/plots/recpie_rounds.csv")
+    text = read_text_table("data/recpie/rounds.csv")
     assert text.splitlines()[:3] == ["| round | rmse | reward |", "|---:|---:|---:|", "| 0 | 0.325 | -0.3 |"]
     html = markdown_html(text)
     assert "<table>" in html and "<td style=\"text-align:right\">0.325</td>" in html
@@ -102,7 +102,7 @@ def test_csv_table_as_markdown(run: Path) -> None:
 
 
 def page(run: Path) -> str:
-    tables = [TableSource("Quality", Path("metrics/eval_table.md")), TableSource("Rounds", Path("metrics/plots/recpie_rounds.csv"))]
+    tables = [TableSource("Quality", Path("metrics/eval_table.md")), TableSource("Rounds", Path("data/recpie/rounds.csv"))]
     return render_page(ReportConfig(title="tiny <report>"), tables, plot_specs(PLOTS), sample())
 
 
