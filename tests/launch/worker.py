@@ -47,8 +47,7 @@ def sft_losses(model_dir: Path) -> list[float]:
                                       "lora_r": 8, "learning_rate": 3e-2, "eval_on_start": False}, "sft")
     with tempfile.TemporaryDirectory() as out:
         train_sft(train, test, model_dir, out, params, seed=0, progress=False)
-        rows = (Path(out) / "loss.csv").read_text().splitlines()[1:]
-    return [float(r.split(",")[2]) for r in rows if r.split(",")[2]]
+        return pd.read_csv(Path(out) / "loss.csv")["train_loss"].dropna().tolist()
 
 
 def xrec_losses(model_dir: Path) -> list[float]:

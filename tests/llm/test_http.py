@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,13 +18,9 @@ from explainrec.errors import LLMUnavailable
 from explainrec.llm import LLM, ChatRequest, LLMSpec, ResponseCache
 from explainrec.llm.http import OpenAIBackend
 
+from tests.servers import free_port
+
 from .test_local import varied_requests
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

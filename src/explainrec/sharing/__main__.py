@@ -12,7 +12,9 @@ default remote), the cache is ``$EXPLAINREC_CACHE/llm/responses.sqlite`` unless 
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -25,24 +27,26 @@ REPO = click.option("--repo", type=click.Path(exists=True, file_okay=False, path
                     help="the DVC repository whose remotes are used")
 
 
-def _run(action: str, repo: Path, remote_name: str | None, cache_path: Path | None, jobs: int | None) -> None:
+@contextlib.contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """A bad remote, cache or answer: ``error: <first line>`` and exit 1."""
     from dvc.exceptions import DvcException
 
     from explainrec.errors import ExplainrecError
+
+    try:
+        yield
+    except (ExplainrecError, DvcException) as exc:
+        click.echo(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True)
+        sys.exit(1)
+
+
+def _run(action: str, repo: Path, remote_name: str | None, cache_path: Path | None, jobs: int | None) -> None:
     from explainrec.llm.cache import default_cache_path
     from explainrec.sharing import llm_cache
 
     path = cache_path or default_cache_path()
-    try:
-        if action == "push-run-cache":
-            from explainrec.sharing import run_cache
-
-            n = run_cache.push(repo, remote_name, jobs)
-            click.echo(f"pushed {n['entries']} run-cache entries and {n['objects']} objects of their outputs "
-                       f"({n['failed']} missing here)")
-            if n["failed"]:
-                sys.exit(1)
-            return
+    with _one_line_errors():
         remote = llm_cache.open_remote(repo, remote_name)
         if action == "push":
             n = llm_cache.push(path, remote, jobs)
@@ -56,9 +60,6 @@ def _run(action: str, repo: Path, remote_name: str | None, cache_path: Path | No
             n = llm_cache.status(path, remote)
             click.echo(f"{path} against remote '{remote.name}': {n['local_only']} answers only here, "
                        f"{n['remote_only']} only on the remote, {n['both']} on both")
-    except (ExplainrecError, DvcException) as exc:
-        click.echo(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True)
-        sys.exit(1)
 
 
 @click.group()
@@ -94,7 +95,14 @@ def push_run_cache_cmd(remote: str | None, jobs: int | None, repo: Path) -> None
     """Upload the run-cache and the objects its entries name, which `dvc push --run-cache` leaves out.
 
     A clone then restores those stages with `dvc repro --pull` instead of running them."""
-    _run("push-run-cache", repo, remote, None, jobs)
+    from explainrec.sharing import run_cache
+
+    with _one_line_errors():
+        n = run_cache.push(repo, remote, jobs)
+    click.echo(f"pushed {n['entries']} run-cache entries and {n['objects']} objects of their outputs "
+               f"({n['failed']} missing here)")
+    if n["failed"]:
+        sys.exit(1)
 
 
 @main.command("status")
