@@ -50,7 +50,9 @@ def main(params_path: str, profiles: Path, targets: Path, filtered: Path, base: 
     write_json(metrics, result)
     click.echo(f"sft ({cfg.method}): {result['examples']} examples, {result['steps']} steps, "
                f"train loss {number(result['train_loss_first'], 3)} -> {number(result['train_loss'], 3)}, "
-               f"eval loss {number(result['eval_loss_before'], 3)} -> {number(result['eval_loss'], 3)}, {result['seconds']} s")
+               f"eval loss {number(result['eval_loss_before'], 3)} -> {number(result['eval_loss'], 3)}, {result['seconds']} s"
+               + (f"; resumed from the checkpoint of step {result['resumed_from_step']}"
+                  if result.get("resumed_from_step") else ""))
 
 
 

@@ -59,13 +59,14 @@ def main(params_path: str, name: str, graph: Path, profiles: Path, targets: Path
     pairs = xrec_pairs(params, explainer, g, profiles, targets, splits, filtered, llm_json)
     with processes.outputs(out) as tmp:
         result = run_moe(pairs, g, spec, explainer, moe, train, dataset_format(params), seed(params), tmp,
-                         progress=processes.is_main())
+                         progress=processes.is_main(), variant=name)
     if not processes.is_main():
         return
     write_json(metrics, result)
     click.echo(f"xrec_moe@{name}: {result['pairs']['train_pairs']} train pairs ({result['pairs']['targets']} targets), "
                f"{result['steps']} steps, loss {result['train_loss_first']} -> {result['train_loss_last']}; test NLL "
-               f"{result['test_nll_before']} -> {result['test_nll_after']}; {result['seconds']} s")
+               f"{result['test_nll_before']} -> {result['test_nll_after']}; {result['seconds']} s"
+               + (f"; resumed from the checkpoint of step {result['resumed_from']}" if result.get("resumed_from") else ""))
 
 
 if __name__ == "__main__":

@@ -27,9 +27,14 @@ def _remove(path: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary folder that replaces ``path`` when the block succeeds."""
+    """Yield a temporary folder that replaces ``path`` when the block succeeds.
+
+    Temporary siblings left by a killed earlier run (``kill -9`` skips the clean-up below) are
+    removed first: one stage writes one output at a time, so any such sibling is stale."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
         yield tmp

@@ -9,12 +9,12 @@ half-way::
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 from explainrec.llm import LLM, ChatRequest, Completion, LLMSpec, ResponseCache
 from explainrec.llm.local import TransformersBackend
+from tests.killing import job_args
 
 N_PROMPTS = 24
 BATCH = 2
@@ -57,11 +57,7 @@ def run_job(backend, cache_path: str | Path | None) -> list[Completion]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("model_dir")
-    ap.add_argument("cache")
-    ap.add_argument("--sleep", type=float, default=0.0)
-    a = ap.parse_args()
+    a = job_args("model_dir", "cache")
     run_job(SlowBackend(TransformersBackend(job_spec(a.model_dir)), a.sleep), a.cache)
 
 

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from explainrec.llm import cache_key
 from explainrec.llm.local import TransformersBackend
+from tests.killing import REPO, run_and_kill
 
 from .resume_job import N_PROMPTS, job_requests, job_spec, run_job
 
@@ -46,21 +44,10 @@ class CountingBackend:
 @pytest.mark.slow
 def test_kill_then_resume(tiny_model_dir, tmp_path):
     cache = tmp_path / "responses.sqlite"
-    log = (tmp_path / "job.log").open("w")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, str(HERE / "resume_job.py"), str(tiny_model_dir), str(cache),
-                             "--sleep", "0.3"], stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + 120
-    try:
-        while len(cached_keys(cache)) < 4:
-            assert proc.poll() is None, f"job ended before it was killed: {(tmp_path / 'job.log').read_text()[-2000:]}"
-            assert time.monotonic() < deadline, "job did not cache anything within 120 s"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(30)
-        log.close()
-    assert proc.returncode == -signal.SIGKILL
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}  # the job imports tests.killing
+    run_and_kill([sys.executable, str(HERE / "resume_job.py"), str(tiny_model_dir), str(cache), "--sleep", "0.3"],
+                 lambda: len(cached_keys(cache)) >= 4, tmp_path / "job.log", env=env, poll=0.02,
+                 what="4 cached answers")
 
     before = cached_keys(cache)
     assert 0 < len(before) < N_PROMPTS

@@ -129,6 +129,20 @@ def test_same_seed_same_fit():
     assert not np.array_equal(a.user_embeddings, c.user_embeddings)
 
 
+def test_two_fits_are_bit_identical_at_the_default_width():
+    """At the default's width (64 dims, one batch of ~1,000 edges) the lookups' backward is big enough
+    for torch to split it over threads; without deterministic kernels (explainrec.seeding.deterministic_torch)
+    two fits in one process differ in the last bits after a few epochs (measured: 3 of 3 pairs differ)."""
+    torch.use_deterministic_algorithms(False)  # as a fresh process starts: the fit must switch it on itself
+    train, test = planted(n_users=40)
+    config = replace(FAST, dim=64, batch_size=1024, max_epochs=20, patience=50)
+    a, b = (train_lightgcn(train, test, config, seed=5, progress=False) for _ in range(2))
+    assert torch.are_deterministic_algorithms_enabled()
+    assert a.user_embeddings.tobytes() == b.user_embeddings.tobytes()
+    assert a.item_embeddings.tobytes() == b.item_embeddings.tobytes()
+    assert a.history == b.history
+
+
 def test_reg_on_and_resampling_run_and_bad_params_name_the_field():
     train, test = planted(n_comm=2, n_users=8, n_items=10)
     for reg_on in ("batch", "layer0"):

@@ -61,11 +61,24 @@ def run_ablation(variant: AblationVariant, profiles: str | Path, targets: str | 
     layers = {"user_layer": variant.user_layer, "item_layer": variant.item_layer}
     metrics: dict[str, Any] = {"variant": variant.name, "sft": variant.sft, **layers}
     model = Path(base)
+    checkpoint = None
     if variant.sft:
-        metrics["training"] = run_sft(profiles, targets, base, out, replace(sft, **layers), seed, progress, items)
+        # resumable like the sft stage, under a name of its own; the checkpoints stay until the
+        # explanations are written too, so a kill while generating does not train again
+        metrics["training"] = run_sft(profiles, targets, base, out, replace(sft, **layers), seed, progress, items,
+                                      checkpoint=checkpoint_name(variant), keep_checkpoint=True)
+        checkpoint = metrics["training"].pop("_checkpoint", None)
         model = out / "model"
     metrics["generation"] = run_generate(model, profiles, targets, out, replace(generate, **layers),
                                          sft.targets, sft.include_unverified, cache_path, progress,
                                          sft.item_names(items), sft.target_form)
+    if checkpoint is not None:
+        checkpoint.clear()
     metrics["seconds"] = round(time.perf_counter() - t0, 2)
     return metrics
+
+
+def checkpoint_name(variant: AblationVariant) -> str:
+    """The name of a variant's fine-tuning checkpoints (:mod:`explainrec.checkpoints`), apart from the
+    sft stage's and from every other variant's."""
+    return f"ablation_{variant.name}"

@@ -6,19 +6,25 @@ benchmark next to a pipeline) can read and write it at once, and every
 most the batch that was being generated. It lives outside DVC outputs (see
 :func:`default_cache_path`), so re-executing a stage re-reads earlier answers
 instead of regenerating them.
+
+A damaged file (truncated, overwritten, not sqlite at all) stops whoever opens,
+reads or writes it with one :class:`DamagedCache` error that names the file and
+the ways out, instead of sqlite's traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from explainrec.errors import ExplainrecError
 from explainrec.llm.types import ChatRequest, Completion, ScoreRequest
 
 _SCHEMA = """
@@ -33,6 +39,42 @@ CREATE TABLE IF NOT EXISTS responses (
 )
 """
 _CHUNK = 500  # stay well under sqlite's limit on bound parameters
+#: sqlite's primary result codes for a damaged file: SQLITE_CORRUPT ("database disk image is
+#: malformed") and SQLITE_NOTADB ("file is not a database"). SQLITE_BUSY/LOCKED ("database is
+#: locked", an OperationalError) is another condition and is left alone.
+_DAMAGED_CODES = (11, 26)
+
+
+class DamagedCache(ExplainrecError):
+    """The response cache file is damaged: sqlite cannot read it."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path, self.reason = str(path), reason
+        super().__init__(
+            f"{path}: the LLM response cache is damaged ({reason}); move it aside and the answers are "
+            f"regenerated on the next run, or move it aside and pull the shared answers with "
+            f"`python -m explainrec.sharing pull`")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether ``exc`` is sqlite saying the file is corrupt or not a database (not "locked")."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
+    if code is not None:
+        return (code & 0xFF) in _DAMAGED_CODES
+    return type(exc) is sqlite3.DatabaseError
+
+
+@contextlib.contextmanager
+def damage_as_error(path: str | Path) -> Iterator[None]:
+    """Turn sqlite's "malformed" / "not a database" inside the block into a :class:`DamagedCache`."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if not is_damage(exc):
+            raise
+        raise DamagedCache(path, str(exc)) from exc
 
 
 def default_cache_path() -> Path:
@@ -63,15 +105,20 @@ class ResponseCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # durable across a process kill; WAL keeps it consistent
-        self._db.execute(_SCHEMA)
+        try:
+            with damage_as_error(self.path):
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")  # durable across a process kill; WAL keeps it consistent
+                self._db.execute(_SCHEMA)
+        except BaseException:
+            self._db.close()
+            raise
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
         """The cached completions among ``keys`` (missing keys are simply absent)."""
         keys = list(dict.fromkeys(keys))
         found: dict[str, Completion] = {}
-        with self._lock:
+        with self._lock, damage_as_error(self.path):
             for i in range(0, len(keys), _CHUNK):
                 part = keys[i : i + _CHUNK]
                 rows = self._db.execute(
@@ -100,17 +147,19 @@ class ResponseCache:
             rows.append((key, identity, req, c.text, int(c.prompt_tokens), int(c.completion_tokens), now))
         if not rows:
             return
-        with self._lock:
+        with self._lock, damage_as_error(self.path):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):  # the first error says more than a failed rollback
+                        self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
 
     def __len__(self) -> int:
-        with self._lock:
+        with self._lock, damage_as_error(self.path):
             return int(self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 
     def __contains__(self, key: object) -> bool:

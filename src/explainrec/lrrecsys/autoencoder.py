@@ -55,6 +55,12 @@ against 0.444 on the test explanations). Clipping helped Adagrad alone, so
 :data:`CLIP_NORM` clips Adagrad only: each ``optimizer`` choice is that
 optimiser at its best measured setting. Small corpora give few steps (3 a
 epoch for 300 texts), which is why the accuracies stay well below 1.
+
+:func:`train_autoencoder` survives a kill: given a :class:`~explainrec.checkpoints.Checkpoint`
+(:func:`autoencoder_checkpoint` keys it on the texts, the settings and the seed) it saves the
+weights, the optimiser, the batch-order generator, torch's global generators and the losses
+every ``save_every`` epochs (default: each), and a rerun continues from the last saved epoch to
+the same weights and losses as an uninterrupted fit, bit for bit on one machine.
 """
 
 from __future__ import annotations
@@ -73,13 +79,17 @@ from sklearn.feature_extraction.text import CountVectorizer
 from torch import nn
 from tqdm.auto import tqdm
 
+from explainrec.checkpoints import Checkpoint, fingerprint, rng_state, set_rng_state
 from explainrec.config import check_choice, check_int, check_number
 from explainrec.errors import ExplainrecError, ParamError
 from explainrec.io import atomic_dir, write_json
+from explainrec.seeding import deterministic_torch
 
 PAD, UNK = 0, 1
 OPTIMIZERS = ("adagrad", "sgd", "adam")
 CLIP_NORM: dict[str, float] = {"adagrad": 0.1}  # optimiser -> total gradient norm each step is clipped to
+#: the layout of :func:`train_autoencoder`'s checkpoints (part of their key)
+CHECKPOINT_FORMAT = 1
 
 _analyze = CountVectorizer(lowercase=True, token_pattern=r"(?u)\b\w+\b").build_analyzer()
 
@@ -188,6 +198,7 @@ class AutoencoderFit:
     losses: list[float]  # mean training loss per epoch
     token_accuracy: float  # non-pad reconstruction accuracy on the training texts
     chance_accuracy: float  # always predicting the most frequent non-pad training token
+    resumed_from: int = 0  # the epoch a checkpoint gave (0: a fresh fit); not saved with the fit
 
 
 def reconstruction_loss(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -223,20 +234,41 @@ def _optimizer(config: AutoencoderConfig, params: list[nn.Parameter]) -> torch.o
     return torch.optim.Adam(params, lr=config.learning_rate)
 
 
-def train_autoencoder(texts: Sequence[str], config: AutoencoderConfig, seed: int,
-                      progress: bool = True) -> AutoencoderFit:
+def autoencoder_checkpoint(name: str, texts: Sequence[str], config: AutoencoderConfig, seed: int) -> Checkpoint:
+    """The checkpoint of :func:`train_autoencoder` on ``texts``: ``<name>/<key>``, the key a fingerprint
+    of the texts (in order), the settings and the seed."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for text in texts:
+        raw = str(text).encode("utf-8")
+        digest.update(len(raw).to_bytes(8, "little") + raw)
+    return Checkpoint(name, fingerprint("lrrecsys.autoencoder", CHECKPOINT_FORMAT, config, int(seed), len(texts),
+                                        digest.hexdigest()))
+
+
+def train_autoencoder(texts: Sequence[str], config: AutoencoderConfig, seed: int, progress: bool = True,
+                      checkpoint: Checkpoint | None = None, save_every: int = 1,
+                      keep_checkpoint: bool = False) -> AutoencoderFit:
     """Build the vocabulary from ``texts`` (the training explanations) and fit the autoencoder on them.
 
     ``seed`` fixes the initial weights (``torch.manual_seed``) and the batch
     order (a seeded ``torch.Generator``): the same seed gives bit-identical
     weights on the same machine.
+
+    ``checkpoint`` (see :func:`autoencoder_checkpoint`): the state is saved there every
+    ``save_every`` epochs and after the last, a saved state is continued from (the fit's
+    ``resumed_from`` says which epoch), and the checkpoint is removed when the fit returns,
+    unless ``keep_checkpoint`` (the caller clears it once its outputs are written).
     """
     if len(texts) == 0:
         raise ExplainrecError("autoencoder: the training corpus is empty (no explanation to train on)")
+    check_int(save_every, "save_every")
     vocab = Vocabulary.build(texts, config.min_count)
     ids = vocab.encode(texts, config.max_len)
     if not (ids != PAD).any():
         raise ExplainrecError(f"autoencoder: the {len(texts)} training texts contain no word")
+    deterministic_torch()
     torch.manual_seed(seed)
     model = TextAutoencoder(len(vocab), config)
     optimizer = _optimizer(config, list(model.parameters()))
@@ -244,8 +276,24 @@ def train_autoencoder(texts: Sequence[str], config: AutoencoderConfig, seed: int
     shuffle = torch.Generator().manual_seed(seed)
     data = torch.from_numpy(ids)
     losses: list[float] = []
-    bar = tqdm(range(config.epochs), desc="autoencoder", unit="epoch", disable=not progress)
-    for _ in bar:
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:  # the state at the end of epoch saved["epoch"]
+        try:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            shuffle.set_state(saved["shuffle"])
+            set_rng_state(saved["rng"])
+            losses = list(saved["losses"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # a state this code cannot use
+            import warnings
+
+            warnings.warn(f"{checkpoint.path}: a checkpoint this training cannot use ({type(exc).__name__}: {exc}); "
+                          "it starts again", stacklevel=2)
+            checkpoint.clear()
+            return train_autoencoder(texts, config, seed, progress, checkpoint, save_every, keep_checkpoint)
+    resumed_from = len(losses)
+    bar = tqdm(range(resumed_from + 1, config.epochs + 1), desc="autoencoder", unit="epoch", disable=not progress)
+    for epoch in bar:
         total = 0.0
         for batch in data[torch.randperm(len(data), generator=shuffle)].split(config.batch_size):
             loss = reconstruction_loss(model(batch), batch)
@@ -257,9 +305,15 @@ def train_autoencoder(texts: Sequence[str], config: AutoencoderConfig, seed: int
             total += loss.item() * len(batch)
         losses.append(total / len(data))
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        if checkpoint is not None and (epoch % save_every == 0 or epoch == config.epochs):
+            checkpoint.save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                             "shuffle": shuffle.get_state(), "rng": rng_state(), "losses": losses})
     model.eval()
-    return AutoencoderFit(model, vocab, config, losses, reconstruction_accuracy(model, ids, config.batch_size),
-                          chance_accuracy(ids))
+    fit = AutoencoderFit(model, vocab, config, losses, reconstruction_accuracy(model, ids, config.batch_size),
+                         chance_accuracy(ids), resumed_from)
+    if checkpoint is not None and not keep_checkpoint:
+        checkpoint.clear()
+    return fit
 
 
 @torch.no_grad()

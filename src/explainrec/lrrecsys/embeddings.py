@@ -127,10 +127,13 @@ def embed_explanations(explanations: pd.DataFrame, config: EmbedConfig, seed: in
                                   "pairs": int(len(explanations)), "train_pairs": int(train.sum())}
     fit = None
     if config.encoder == "autoencoder":
-        from explainrec.lrrecsys.autoencoder import PAD, UNK, embed, reconstruction_accuracy, train_autoencoder
+        from explainrec.lrrecsys.autoencoder import (PAD, UNK, autoencoder_checkpoint, embed, reconstruction_accuracy,
+                                                     train_autoencoder)
 
         corpus = [t for t, keep in zip(pos, train) if keep] + [t for t, keep in zip(neg, train) if keep]
-        fit = train_autoencoder(corpus, autoencoder, seed, progress=progress)
+        # resumable after a kill (checkpoints under $EXPLAINREC_CACHE/checkpoints, removed when the fit is done)
+        fit = train_autoencoder(corpus, autoencoder, seed, progress=progress,
+                                checkpoint=autoencoder_checkpoint("lrrecsys_autoencoder", corpus, autoencoder, seed))
         test_texts = [t for t, keep in zip(pos + neg, np.concatenate([train, train])) if not keep]
         test_ids = fit.vocab.encode(test_texts, fit.config.max_len)
         words = test_ids[test_ids != PAD]
@@ -143,6 +146,7 @@ def embed_explanations(explanations: pd.DataFrame, config: EmbedConfig, seed: in
             "chance_token_accuracy": round(fit.chance_accuracy, 4),
             "test_token_accuracy": round(reconstruction_accuracy(fit.model, test_ids), 4) if words.size else None,
             "test_unknown_share": round(float((words == UNK).mean()), 4) if words.size else None,
+            "resumed_from_epoch": fit.resumed_from,
         })
         p, n = embed(fit, None, pos), embed(fit, None, neg)
     elif config.encoder == "llm":

@@ -16,6 +16,14 @@ Two tasks (C.1), one model each:
 The paper runs every model ten times and reports means and standard deviations
 (§5.1); :func:`run_seeds` does that for both tasks and :func:`paired_seed_test` compares two
 variants over the same seeds.
+
+Resume after a kill: :func:`fit` takes a :class:`~explainrec.checkpoints.Checkpoint` and saves,
+every ``save_every`` epochs (default: each), the weights, the optimiser, the batch-order
+generator, torch's global generators, the losses so far and the early-stopping state (best
+loss, best epoch, best weights). A rerun with the same inputs (:func:`fit_checkpoint` keys the
+checkpoint on them) continues from the last saved epoch and returns the same weights and loss
+curves as an uninterrupted fit, bit for bit on one machine. :func:`run_seeds` keeps each
+finished fit's checkpoint until every seed is done, so a killed run redoes only the fit it was in.
 """
 
 from __future__ import annotations
@@ -34,15 +42,18 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from explainrec.checkpoints import Checkpoint, fingerprint, rng_state, set_rng_state
 from explainrec.config import check_choice, check_int, check_number
 from explainrec.errors import ParamError
 from explainrec.lrrecsys.model import Inputs, ModelConfig, build_model, parameter_count
-from explainrec.seeding import stable_rng
+from explainrec.seeding import deterministic_torch, stable_rng
 
 TASKS = ("regression", "classification")
 OPTIMIZERS = ("adam", "sgd")
 #: ratings at or above this are the positive class of the classification task
 HIGH_RATING = 4
+#: the layout of :func:`fit`'s checkpoints (part of their key: a new layout never reads an old file)
+CHECKPOINT_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,7 @@ class Fit:
     epochs_run: int
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
+    resumed_from: int = 0  # the epoch a checkpoint gave (0: a fresh fit); never part of a data file
 
 
 def _split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -120,9 +132,52 @@ def _mean_loss(model: nn.Module, inputs: Inputs, y: torch.Tensor, task: str, bat
     return total / len(inputs)
 
 
+def tensor_digest(*tensors: torch.Tensor | np.ndarray | None) -> str:
+    """sha256 of the tensors' dtypes, shapes and bytes (None counts as itself)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for t in tensors:
+        if t is None:
+            h.update(b"none;")
+            continue
+        a = np.ascontiguousarray(t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t))
+        h.update(f"{a.dtype}{a.shape};".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def state_digest(state: Mapping[str, torch.Tensor] | None) -> str | None:
+    """sha256 of a state dict (its names and tensors), None for None."""
+    if state is None:
+        return None
+    return fingerprint(sorted(state), tensor_digest(*(state[k] for k in sorted(state))))
+
+
+def discard_checkpoint(checkpoint: Checkpoint, exc: BaseException) -> None:
+    """Say once that ``checkpoint`` cannot be used (``exc``) and remove it: training starts again."""
+    import warnings
+
+    warnings.warn(f"{checkpoint.path}: a checkpoint this training cannot use ({type(exc).__name__}: {exc}); "
+                  "it starts again", stacklevel=3)
+    checkpoint.clear()
+
+
+def fit_checkpoint(name: str, model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs,
+                   ratings: np.ndarray, task: str, n_users: int, n_items: int, seed: int,
+                   initial_state: Mapping[str, torch.Tensor] | None = None) -> Checkpoint:
+    """The checkpoint of :func:`fit` with these arguments: ``<name>/<key>``, the key a fingerprint of
+    the configs, the task, the seed, the sizes, every input tensor, the ratings and the warm start."""
+    key = fingerprint("lrrecsys.fit", CHECKPOINT_FORMAT, model_config, train_config, task, int(n_users), int(n_items),
+                      int(seed), tensor_digest(inputs.user, inputs.item, inputs.history, inputs.explanations,
+                                               np.asarray(ratings, dtype=np.float64)), state_digest(initial_state))
+    return Checkpoint(name, key)
+
+
 def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ratings: np.ndarray, task: str,
         n_users: int, n_items: int, seed: int, progress: bool = False,
-        initial_state: Mapping[str, torch.Tensor] | None = None) -> Fit:
+        initial_state: Mapping[str, torch.Tensor] | None = None, checkpoint: Checkpoint | None = None,
+        save_every: int = 1, keep_checkpoint: bool = False) -> Fit:
     """Train one model of ``model_config`` for ``task`` on ``inputs`` and their ``ratings``.
 
     ``initial_state``: weights to start from (a warm start, as RecPIE's rounds do) instead of the
@@ -132,11 +187,19 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ra
     Deterministic for a seed: ``torch.manual_seed(seed)`` before the model is built (its
     initialisation), a numpy generator from :func:`explainrec.seeding.stable_rng` for the
     validation slice and a ``torch.Generator`` seeded with ``seed`` for the batch order.
+
+    ``checkpoint`` (see :func:`fit_checkpoint`): the state is saved there every ``save_every``
+    epochs and when training stops, and a fit that finds a saved state continues from it
+    (``resumed_from`` says which epoch), ending with the weights and losses of an uninterrupted
+    fit. The checkpoint is removed when the fit returns, unless ``keep_checkpoint`` (the caller
+    then clears it once its outputs are written; a rerun before that returns at once).
     """
     check_choice(task, "task", TASKS)
+    check_int(save_every, "save_every")
     y_all = torch.from_numpy(targets(ratings, task))
     if len(y_all) != len(inputs) or len(inputs) == 0:
         raise ParamError("ratings", f"one rating per sample ({len(inputs)}, at least one)", len(y_all))
+    deterministic_torch()
     torch.manual_seed(seed)
     model = build_model(model_config, n_users, n_items, inputs.d_in)
     if initial_state is not None:
@@ -150,10 +213,34 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ra
 
     result = Fit(model=model, task=task, seed=seed, best_epoch=0, epochs_run=0)
     best_loss, best_state = math.inf, None
-    if initial_state is not None and len(val):
+    stopped = False
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:  # the state at the end of epoch saved["epoch"]
+        try:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            shuffle.set_state(saved["shuffle"])
+            set_rng_state(saved["rng"])
+            best_loss, best_state, stopped = saved["best_loss"], saved["best_state"], saved["stopped"]
+            result.best_epoch, result.epochs_run = saved["best_epoch"], saved["epoch"]
+            result.train_loss, result.val_loss = list(saved["train_loss"]), list(saved["val_loss"])
+            result.resumed_from = saved["epoch"]
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # e.g. a model the code now builds otherwise
+            discard_checkpoint(checkpoint, exc)
+            return fit(model_config, train_config, inputs, ratings, task, n_users, n_items, seed, progress,
+                       initial_state, checkpoint, save_every, keep_checkpoint)
+    elif initial_state is not None and len(val):
         model.eval()
         best_loss, best_state = _mean_loss(model, val, y_val, task, 1024), copy.deepcopy(model.state_dict())
-    bar = tqdm(range(1, train_config.epochs + 1), desc=f"fit {model_config.arch} {task}", unit="epoch",
+
+    def save(epoch: int) -> None:
+        checkpoint.save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "shuffle": shuffle.get_state(), "rng": rng_state(), "best_loss": best_loss,
+                         "best_state": best_state, "best_epoch": result.best_epoch, "stopped": stopped,
+                         "train_loss": result.train_loss, "val_loss": result.val_loss})
+
+    last = result.epochs_run if stopped else train_config.epochs  # an early stop a checkpoint holds is final
+    bar = tqdm(range(result.epochs_run + 1, last + 1), desc=f"fit {model_config.arch} {task}", unit="epoch",
                disable=not progress, leave=False)
     for epoch in bar:
         model.train()
@@ -169,18 +256,24 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ra
         result.epochs_run = epoch
         if len(val) == 0:
             result.best_epoch = epoch
-            continue
-        model.eval()
-        result.val_loss.append(_mean_loss(model, val, y_val, task, 1024))
-        bar.set_postfix(train=f"{result.train_loss[-1]:.4f}", val=f"{result.val_loss[-1]:.4f}")
-        if result.val_loss[-1] < best_loss:
-            best_loss, result.best_epoch = result.val_loss[-1], epoch
-            best_state = copy.deepcopy(model.state_dict())
-        elif train_config.patience and epoch - result.best_epoch >= train_config.patience:
+        else:
+            model.eval()
+            result.val_loss.append(_mean_loss(model, val, y_val, task, 1024))
+            bar.set_postfix(train=f"{result.train_loss[-1]:.4f}", val=f"{result.val_loss[-1]:.4f}")
+            if result.val_loss[-1] < best_loss:
+                best_loss, result.best_epoch = result.val_loss[-1], epoch
+                best_state = copy.deepcopy(model.state_dict())
+            elif train_config.patience and epoch - result.best_epoch >= train_config.patience:
+                stopped = True
+        if checkpoint is not None and (stopped or epoch % save_every == 0 or epoch == train_config.epochs):
+            save(epoch)
+        if stopped:
             break
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
+    if checkpoint is not None and not keep_checkpoint:
+        checkpoint.clear()
     return result
 
 
@@ -252,6 +345,7 @@ class SeedRuns:
     attention: list[np.ndarray | None] = field(default_factory=list)
     best_epochs: dict[str, list[int]] = field(default_factory=lambda: {t: [] for t in TASKS})
     epochs_run: dict[str, list[int]] = field(default_factory=lambda: {t: [] for t in TASKS})
+    resumed_from: dict[str, list[int]] = field(default_factory=lambda: {t: [] for t in TASKS})
 
     def summary(self) -> dict[str, dict[str, Any]]:
         """For each metric ``{"mean", "std", "per_seed"}``; std is the sample std (ddof=1) over
@@ -269,19 +363,30 @@ class SeedRuns:
 
 def run_seeds(model_config: ModelConfig, train_config: TrainConfig, train_inputs: Inputs, train_ratings: np.ndarray,
               test_inputs: Inputs, test_ratings: np.ndarray, n_users: int, n_items: int, seeds: Sequence[int],
-              progress: bool = True) -> SeedRuns:
+              progress: bool = True, checkpoint_name: str | None = "lrrecsys_train") -> SeedRuns:
     """For each seed, fit a regression and a classification model on the train pairs and
-    evaluate both on the test pairs (the paper's ten independent runs, §5.1)."""
+    evaluate both on the test pairs (the paper's ten independent runs, §5.1).
+
+    Each fit checkpoints under ``$EXPLAINREC_CACHE/checkpoints/<checkpoint_name>/`` (None: no
+    checkpoints); the checkpoints stay until the last fit is done, so a rerun after a kill skips
+    the finished fits and resumes the interrupted one, and are removed before returning."""
     seeds = [check_int(s, "seeds", 0) for s in seeds]
     if not seeds:
         raise ParamError("seeds", "at least one seed", seeds)
     runs: SeedRuns | None = None
     bar = tqdm(total=len(seeds) * len(TASKS), desc=f"lrrecsys {model_config.arch}/{model_config.explanations}",
                unit="model", disable=not progress)
+    checkpoints: list[Checkpoint] = []
     for seed in seeds:
         metrics: dict[str, Any] = {}
         for task in TASKS:
-            result = fit(model_config, train_config, train_inputs, train_ratings, task, n_users, n_items, seed)
+            checkpoint = None
+            if checkpoint_name is not None:
+                checkpoint = fit_checkpoint(checkpoint_name, model_config, train_config, train_inputs, train_ratings,
+                                            task, n_users, n_items, seed)
+                checkpoints.append(checkpoint)
+            result = fit(model_config, train_config, train_inputs, train_ratings, task, n_users, n_items, seed,
+                         checkpoint=checkpoint, keep_checkpoint=True)
             y_hat, attention = predict(result.model, test_inputs)
             if runs is None:
                 runs = SeedRuns(seeds=seeds, tokens=tuple(result.model.tokens),
@@ -289,6 +394,7 @@ def run_seeds(model_config: ModelConfig, train_config: TrainConfig, train_inputs
             runs.predictions[task].append(y_hat)
             runs.best_epochs[task].append(result.best_epoch)
             runs.epochs_run[task].append(result.epochs_run)
+            runs.resumed_from[task].append(result.resumed_from)
             if task == "regression":
                 metrics.update(regression_metrics(y_hat, test_ratings))
             else:
@@ -297,6 +403,8 @@ def run_seeds(model_config: ModelConfig, train_config: TrainConfig, train_inputs
             bar.update(1)
         runs.metrics.append(metrics)
     bar.close()
+    for checkpoint in checkpoints:
+        checkpoint.clear()
     return runs
 
 

@@ -52,6 +52,8 @@ from explainrec.recpie.rl import grpo_update, reward
 from explainrec.seeding import stable_rng
 
 ROUND_METRICS, EXPLANATIONS_FILE, AUTOENCODER_DIR = "metrics.json", "explanations.parquet", "autoencoder"
+#: the name of the RL step's checkpoints (explainrec.checkpoints; see explainrec.recpie.rl)
+GRPO_CHECKPOINT = "recpie_grpo"
 
 
 @dataclass
@@ -176,7 +178,7 @@ def run_recpie(data: RecPIEData, backend: Any, embedder: TextEmbedder,
         m = _run_round(r, explainer, embedder, requests, heads, pairs, enc, train_rows, test_rows, y01_train,
                        aspects, config, model_config, train_config, seed, needs_rl,
                        load_state(previous) if (previous is not None and config.warm_start) else None,
-                       cache_path, progress, phase)
+                       cache_path, progress, phase, run_key=root.name)
         phase(r, "save")
         with atomic_dir(folder) as tmp:
             explainer.save(tmp)
@@ -199,7 +201,8 @@ def _run_round(r: int, explainer: ex.Explainer, embedder: TextEmbedder, requests
                heads: dict[bool, str], pairs: pd.DataFrame, enc: Any, train_rows: np.ndarray, test_rows: np.ndarray,
                y01_train: np.ndarray, aspects: dict[str, list[str]], config: RecPIEConfig, model_config: ModelConfig,
                train_config: TrainConfig, seed: int, needs_rl: bool, initial: dict[str, torch.Tensor] | None,
-               cache_path: str | Path | None, progress: bool, phase: Callable[[int, str], None]) -> dict[str, Any]:
+               cache_path: str | Path | None, progress: bool, phase: Callable[[int, str], None],
+               run_key: str = "") -> dict[str, Any]:
     t0 = time.perf_counter()
     # (a) explanations
     phase(r, "explain")
@@ -238,9 +241,11 @@ def _run_round(r: int, explainer: ex.Explainer, embedder: TextEmbedder, requests
     rl: dict[str, Any] = {"rl_steps": 0, "rl_reward": None, "rl_reward_std": None, "rl_kl": None, "rl_log": []}
     if needs_rl:
         phase(r, "rl")
+        # resumable inside the step: checkpoints keyed on the run's fingerprint and the round (the reward
+        # function's inputs), removed when the step ends
         rl = grpo_update(explainer, _rl_dataset(explainer, requests, train_rows, config, seed + r),
                          _reward_fn(rec, embedder, heads, train_in, vectors[train_rows], y01_train), config.rl,
-                         seed + r, progress)
+                         seed + r, progress, checkpoint=GRPO_CHECKPOINT, checkpoint_key=[run_key, r])
     metrics.update({k: v for k, v in rl.items()})
     words = {kind: round(float(np.mean([len(texts[k][i].split()) for i in range(len(pairs))])), 2)
              for k, kind in ((True, "positive"), (False, "negative"))}

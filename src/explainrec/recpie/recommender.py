@@ -42,10 +42,12 @@ class TextEmbedder:
 
     def fit_autoencoder(self, texts: Sequence[str]) -> None:
         """Fit LR-Recsys's autoencoder on ``texts`` (round 0's train explanations) and keep it."""
-        from explainrec.lrrecsys.autoencoder import AutoencoderConfig, train_autoencoder
+        from explainrec.lrrecsys.autoencoder import AutoencoderConfig, autoencoder_checkpoint, train_autoencoder
 
-        self.autoencoder = train_autoencoder(list(texts), self.autoencoder_config or AutoencoderConfig(), self.seed,
-                                             progress=False)
+        config = self.autoencoder_config or AutoencoderConfig()
+        self.autoencoder = train_autoencoder(list(texts), config, self.seed, progress=False,
+                                             checkpoint=autoencoder_checkpoint("recpie_autoencoder", list(texts),
+                                                                               config, self.seed))
         self._memo.clear()
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
@@ -71,9 +73,13 @@ class TextEmbedder:
 def fit_recommender(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ratings: np.ndarray,
                     n_users: int, n_items: int, seed: int, initial: dict[str, torch.Tensor] | None = None) -> nn.Module:
     """The regression model: LR-Recsys's ``fit``, from its seeded initialisation or (warm start) from ``initial``."""
-    from explainrec.lrrecsys.train import fit
+    from explainrec.lrrecsys.train import fit, fit_checkpoint
 
-    return fit(model_config, train_config, inputs, ratings, TASK, n_users, n_items, seed, initial_state=initial).model
+    # resumable after a kill (checkpoints under $EXPLAINREC_CACHE/checkpoints, removed when the fit is done)
+    checkpoint = fit_checkpoint("recpie_recommender", model_config, train_config, inputs, ratings, TASK, n_users,
+                                n_items, seed, initial)
+    return fit(model_config, train_config, inputs, ratings, TASK, n_users, n_items, seed, initial_state=initial,
+               checkpoint=checkpoint).model
 
 
 def with_explanations(inputs: Inputs, vectors: np.ndarray) -> Inputs:

@@ -61,6 +61,10 @@ class SFTParams:
     user_layer: int = -1
     item_layer: int = -1
     threads: int = 0  # torch CPU threads; 0 = all cores
+    # save a resumable checkpoint (weights, optimiser, RNG) every this many optimiser steps and at the end,
+    # outside DVC's outputs ($EXPLAINREC_CACHE/checkpoints, explainrec.checkpoints); a rerun after a kill
+    # continues from the last one. 0: no checkpoints
+    checkpoint_steps: int = 4
 
     def item_names(self, items: T) -> T | None:
         """The items (a table's path, or its names) whose titles go into the prompts: ``items``,
@@ -91,6 +95,8 @@ class SFTParams:
         check_layer(self.user_layer, "user_layer")
         check_layer(self.item_layer, "item_layer")
         check_int(self.threads, "threads", 0)
+        check_int(self.checkpoint_steps, "checkpoint_steps", 0,
+                  expected="an integer >= 0 (optimiser steps between checkpoints; 0: none)")
         check_number(self.epochs, "epochs", 0, 1000, low_open=True)
         check_number(self.learning_rate, "learning_rate", 0, 1, low_open=True, high_open=True, none_ok=True,
                      expected="a number in (0, 1), or null for the method's default (lora 1e-3, full 1e-5)")

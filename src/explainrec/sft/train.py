@@ -11,11 +11,23 @@ weights with ``merge_and_unload()``; ``method: full`` updates every parameter
 as the paper does (it used 1e-5 with Qwen2.5-7B-Instruct). Either way the
 result is a plain transformers folder that ``AutoModelForCausalLM`` and the
 project's LLM layer load like any other model.
+
+Checkpoints (``checkpoint_steps``): the trainer's ``output_dir`` is the training's
+:class:`~explainrec.checkpoints.Checkpoint` folder, outside DVC's outputs, keyed on
+the pairs, the params, the seed and the base model folder's content. Every
+``checkpoint_steps`` optimiser steps and at the end, transformers writes a
+``checkpoint-<step>`` (adapter or weights, optimiser, scheduler, RNG states,
+trainer state; the newest kept). A rerun after a kill resumes from the newest
+complete one (:func:`~explainrec.checkpoints.last_trainer_checkpoint`) and ends
+with the same weights and loss rows as an uninterrupted run; the checkpoints are
+removed once ``model/`` and ``loss.csv`` are written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import json
 import math
 import os
 import tempfile
@@ -27,7 +39,12 @@ from typing import Any
 import pandas as pd
 
 from explainrec.errors import LLMUnavailable, ParamError
+from explainrec.llm.machine import machine_facts
 from explainrec.sft.params import SFTParams
+
+#: the checkpoint name of the sft stage (an ablation's fine-tune passes its own)
+CHECKPOINT_NAME = "sft"
+
 
 def to_trl_dataset(pairs: pd.DataFrame, tokenizer: Any) -> Any:
     """A trl prompt-completion ``Dataset`` for a pair table (columns ``prompt``, ``target``).
@@ -73,14 +90,21 @@ def load_base(base: str | Path) -> tuple[Any, Any]:
 
 
 def make_trainer(train: pd.DataFrame, test: pd.DataFrame | None, base: str | Path, params: SFTParams, seed: int,
-                 work_dir: str | Path, progress: bool = False) -> Any:
-    """A ready ``SFTTrainer`` (model, tokenised datasets, LoRA when ``params.method == 'lora'``)."""
+                 work_dir: str | Path, progress: bool = False, resume: str | Path | None = None) -> Any:
+    """A ready ``SFTTrainer`` (model, tokenised datasets, LoRA when ``params.method == 'lora'``).
+
+    With ``params.checkpoint_steps`` it saves ``checkpoint-<step>`` folders in ``work_dir``; ``resume``
+    is the checkpoint that ``trainer.train(resume_from_checkpoint=...)`` will continue from (the loss
+    before training is then already in its log, so it is not measured again)."""
     import torch
     from transformers import set_seed
     from trl import SFTConfig, SFTTrainer
 
     if params.threads:
         torch.set_num_threads(params.threads)
+    from explainrec.seeding import deterministic_torch
+
+    deterministic_torch()
     set_seed(seed)  # before the model exists: LoRA's initial weights depend on it
     tok, model = load_base(base)
     cuda = torch.cuda.is_available()
@@ -108,8 +132,10 @@ def make_trainer(train: pd.DataFrame, test: pd.DataFrame | None, base: str | Pat
         logging_steps=params.logging_steps,
         logging_first_step=True,
         eval_strategy="epoch" if has_eval else "no",
-        eval_on_start=bool(has_eval and params.eval_on_start),
-        save_strategy="no",
+        eval_on_start=bool(has_eval and params.eval_on_start and resume is None),
+        save_strategy="steps" if params.checkpoint_steps else "no",
+        save_steps=params.checkpoint_steps or 500,  # (500: transformers' default, unused without saves)
+        save_total_limit=1,  # the newest; transformers deletes the older one once the new one is complete
         report_to="none",
         seed=seed,
         data_seed=seed,
@@ -132,14 +158,72 @@ def make_trainer(train: pd.DataFrame, test: pd.DataFrame | None, base: str | Pat
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-            return SFTTrainer(model=model, args=args, train_dataset=to_trl_dataset(train, tok),
-                              eval_dataset=to_trl_dataset(test, tok) if has_eval else None,
-                              processing_class=tok, peft_config=peft_config)
+            trainer = SFTTrainer(model=model, args=args, train_dataset=to_trl_dataset(train, tok),
+                                 eval_dataset=to_trl_dataset(test, tok) if has_eval else None,
+                                 processing_class=tok, peft_config=peft_config)
     except ValueError as e:
         if "target modules" in str(e).lower() or "target_modules" in str(e):
             raise ParamError("sft.target_modules", f"module names of the base model ({str(e).splitlines()[0][:160]})",
                              list(params.target_modules)) from e
         raise
+    if params.checkpoint_steps:
+        for callback in _resume_callbacks(trainer, resume):
+            trainer.add_callback(callback)
+    return trainer
+
+
+def _resume_callbacks(trainer: Any, resume: str | Path | None) -> list[Any]:
+    """What a resumed run needs to end exactly as an uninterrupted one, beyond transformers' own checkpoint:
+
+    * the trainer's running loss sums (the loss since the last logged step, the total over the run and
+      that step) go into each checkpoint's trainer state and come back on resume, so the first loss
+      logged after it and the mean training loss cover the steps before the kill too (transformers
+      restarts both from zero, ``_inner_training_loop``; with several processes each one gets process
+      0's, so only a loss logged right after a resume from a step that logged none can differ);
+    * a save at the last step of an epoch waits for the epoch's end, after the per-epoch evaluation:
+      transformers saves first, so a run resumed from there would never log that evaluation, and its
+      RNG state would be the one from before it.
+    """
+    import torch
+    from transformers import TrainerCallback
+    from transformers.trainer_callback import ExportableState
+
+    class SFTLossCarry(TrainerCallback, ExportableState):
+        def __init__(self) -> None:
+            self.saved: dict[str, Any] | None = None
+
+        def state(self) -> dict[str, Any]:  # also asked for before training, when the sums do not exist yet
+            tr_loss = getattr(trainer, "_tr_loss", None)
+            return {"args": {}, "attributes": {"tr_loss": float(tr_loss.item()) if tr_loss is not None else 0.0,
+                                               "total_loss": float(getattr(trainer, "_total_loss_scalar", 0.0)),
+                                               "last_logged": int(getattr(trainer, "_globalstep_last_logged", 0))}}
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.saved is None:
+                return
+            trainer._tr_loss = torch.tensor(self.saved["tr_loss"], device=args.device)
+            trainer._total_loss_scalar = self.saved["total_loss"]
+            trainer._globalstep_last_logged = self.saved["last_logged"]
+            trainer._initial_global_step = 0  # the mean training loss covers the whole run
+
+    class SFTSaveAfterEpochEnd(TrainerCallback):
+        def __init__(self) -> None:
+            self.pending = False
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            epoch_end = state.epoch is not None and float(state.epoch).is_integer()
+            if control.should_save and (epoch_end or state.global_step >= state.max_steps):
+                control.should_save, self.pending = False, True
+
+        def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if self.pending:
+                control.should_save, self.pending = True, False
+
+    carry = SFTLossCarry()
+    if resume is not None:
+        saved = json.loads((Path(resume) / "trainer_state.json").read_text(encoding="utf-8"))
+        carry.saved = saved.get("stateful_callbacks", {}).get(type(carry).__name__, {}).get("attributes")
+    return [carry, SFTSaveAfterEpochEnd()]
 
 
 def loss_rows(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -180,29 +264,74 @@ def save_model(trainer: Any, folder: Path) -> None:
     trainer.processing_class.save_pretrained(folder)
 
 
+def sft_checkpoint(name: str, train: pd.DataFrame, test: pd.DataFrame | None, base: str | Path, params: SFTParams,
+                   seed: int) -> Any:
+    """The :class:`~explainrec.checkpoints.Checkpoint` of a fine-tune: ``name``, keyed on the pairs' text,
+    every param but ``checkpoint_steps`` (a new save period may go on from an older checkpoint), the
+    seed, the base model folder's content, the number of processes and the library versions."""
+    import peft
+    import torch
+    import transformers
+    import trl
+
+    from explainrec.assets.models import folder_identity
+    from explainrec.checkpoints import Checkpoint, fingerprint
+    from explainrec.launch import world_size
+
+    def texts(pairs: pd.DataFrame | None) -> list[list[str]]:
+        return [] if pairs is None else [[str(p), str(t)] for p, t in zip(pairs["prompt"], pairs["target"])]
+
+    settings = {k: v for k, v in params.to_dict().items() if k != "checkpoint_steps"}
+    base = Path(base)
+    key = fingerprint("sft-trainer-1", texts(train), texts(test), settings, seed,
+                      folder_identity(base) if base.is_dir() else str(base), world_size(),
+                      [m.__version__ for m in (torch, transformers, trl, peft)])
+    return Checkpoint(name, key)
+
+
 def train_sft(train: pd.DataFrame, test: pd.DataFrame | None, base: str | Path, out: str | Path,
-              params: SFTParams, seed: int, progress: bool = False) -> dict[str, Any]:
+              params: SFTParams, seed: int, progress: bool = False, checkpoint: str | None = CHECKPOINT_NAME,
+              keep_checkpoint: bool = False) -> dict[str, Any]:
     """Fine-tune ``base`` on the pair table ``train`` (columns ``prompt``, ``target``),
     evaluating the loss on ``test`` (before training and after each epoch).
 
     Writes ``out/model/`` (plain, merged transformers folder) and ``out/loss.csv``;
-    returns the metrics. The trainer's own scratch folder is a deleted temporary one.
+    returns the metrics. With ``params.checkpoint_steps`` the trainer's folder is the
+    checkpoint ``checkpoint`` (a name, see :func:`sft_checkpoint`): an earlier run of the
+    same training that was killed is resumed from its newest complete checkpoint
+    (``resumed_from_step`` in the metrics, 0 when it starts afresh), and the checkpoints
+    are removed once the outputs are written, unless ``keep_checkpoint``: the
+    :class:`~explainrec.checkpoints.Checkpoint` is then returned under ``_checkpoint`` for
+    the caller to clear. Otherwise the trainer's folder is a deleted temporary one.
     """
+    from explainrec.checkpoints import last_trainer_checkpoint
+    from explainrec.launch import is_main, world_size
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if train.empty:
         raise ParamError("train", "at least one training pair", 0)
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="sft-trainer-") as work, warnings.catch_warnings():
+    ckpt = None
+    if checkpoint and params.checkpoint_steps:
+        ckpt = sft_checkpoint(checkpoint, train, test, base, params, seed)
+    with contextlib.ExitStack() as stack, warnings.catch_warnings():
         # raised inside transformers/peft for a deprecated alias they read themselves; nothing to act on here
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        trainer = make_trainer(train, test, base, params, seed, work, progress)
+        if ckpt is None:
+            work, resume = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sft-trainer-"))), None
+        else:
+            work, resume = ckpt.folder, last_trainer_checkpoint(ckpt.folder, world_size(), prune=is_main())
+        trainer = make_trainer(train, test, base, params, seed, work, progress, resume)
         n_trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
         n_total = sum(p.numel() for p in trainer.model.parameters())
         examples = len(trainer.train_dataset)
         eval_examples = len(trainer.eval_dataset) if trainer.eval_dataset is not None else 0
         t_train = time.perf_counter()
-        result = trainer.train()
+        if resume is not None and _finished(resume):
+            training_loss = _restore_finished(trainer, resume)
+        else:
+            training_loss = trainer.train(resume_from_checkpoint=None if resume is None else str(resume)).training_loss
         train_seconds = time.perf_counter() - t_train  # optimiser steps plus the per-epoch evaluations
         evaluated = [e["step"] for e in trainer.state.log_history if "eval_loss" in e]
         if eval_examples and (not evaluated or evaluated[-1] != trainer.state.global_step):
@@ -219,7 +348,7 @@ def train_sft(train: pd.DataFrame, test: pd.DataFrame | None, base: str | Path, 
         "eval_examples": eval_examples,
         "train_loss": train_losses[-1] if train_losses else None,
         "train_loss_first": train_losses[0] if train_losses else None,
-        "train_loss_mean": round(float(result.training_loss), 6),
+        "train_loss_mean": round(float(training_loss), 6),
         "eval_loss": eval_losses[-1][1] if eval_losses else None,
         "eval_loss_before": eval_losses[0][1] if eval_losses and eval_losses[0][0] == 0 else None,
         "trainable_params": int(n_trainable),
@@ -227,12 +356,47 @@ def train_sft(train: pd.DataFrame, test: pd.DataFrame | None, base: str | Path, 
         "learning_rate": params.lr,
         "epochs": params.epochs,
         "steps": int(trainer.state.global_step),
+        "resumed_from_step": _step_of(resume),
         "seed": seed,
         "seconds": round(time.perf_counter() - t0, 2),
         "train_seconds": round(train_seconds, 2),
         "threads": params.threads or os.cpu_count(),
+        # where and in what dtype it trained (float32 on a CPU; bfloat16 mixed precision on a CUDA GPU that has it)
+        "machine": machine_facts(str(trainer.args.device), "bfloat16" if trainer.args.bf16 else "float32"),
     }
+    if ckpt is not None:
+        if keep_checkpoint:
+            metrics["_checkpoint"] = ckpt
+        elif is_main():  # the outputs are written: nothing left to resume
+            ckpt.clear()
     return metrics
+
+
+def _finished(checkpoint: Path) -> bool:
+    """Whether ``checkpoint`` is the run's last step."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    return int(state["global_step"]) >= int(state.get("max_steps") or 0) > 0
+
+
+def _restore_finished(trainer: Any, checkpoint: Path) -> float:
+    """Load the weights and the state of a run's last checkpoint into ``trainer`` without training;
+    return the run's mean training loss (as ``Trainer.train`` computes it).
+
+    ``trainer.train(resume_from_checkpoint=...)`` would train one step more when the run ends
+    inside an epoch (transformers 5.23, ``_run_epoch`` does not check ``max_steps`` before a step).
+    """
+    from transformers.trainer_callback import TrainerState
+
+    trainer._load_from_checkpoint(str(checkpoint))
+    trainer.state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))
+    sums = trainer.state.stateful_callbacks.get("SFTLossCarry", {}).get("attributes", {})
+    total = float(sums.get("total_loss", 0.0)) + float(sums.get("tr_loss", 0.0))
+    return total / max(trainer.state.global_step, 0.001)
+
+
+def _step_of(checkpoint: Path | None) -> int:
+    """The step of a ``checkpoint-<step>`` folder; 0 for none."""
+    return int(checkpoint.name.rsplit("-", 1)[1]) if checkpoint is not None else 0
 
 
 def sample_pairs(pairs: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
@@ -243,13 +407,15 @@ def sample_pairs(pairs: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
 
 
 def run_sft(profiles: str | Path, targets: str | Path, base: str | Path, out: str | Path,
-            params: SFTParams, seed: int, progress: bool = True, items: str | Path | None = None) -> dict[str, Any]:
+            params: SFTParams, seed: int, progress: bool = True, items: str | Path | None = None,
+            checkpoint: str | None = CHECKPOINT_NAME, keep_checkpoint: bool = False) -> dict[str, Any]:
     """The sft stage: build the pairs from the profiles and the targets folder (the stage
     that ``params.targets`` names), with the titles of the ``items`` table in the prompts
     when ``params.item_title`` (no items table: Fig. 4's prompt), sample ``max_train_pairs`` / ``max_eval_pairs`` (seeded),
     fine-tune ``base`` and write ``out/model/`` and ``out/loss.csv``; return the metrics.
 
-    ``out`` should be a temporary folder that the caller renames into place.
+    ``out`` should be a temporary folder that the caller renames into place. ``checkpoint`` names the
+    training's checkpoints and ``keep_checkpoint`` keeps them (see :func:`train_sft`).
     """
     from explainrec.sft.data import load_sft_data
 
@@ -261,7 +427,7 @@ def run_sft(profiles: str | Path, targets: str | Path, base: str | Path, out: st
                          params.user_layer, params.item_layer, params.item_names(items), params.target_form)
     train = sample_pairs(data.train, params.max_train_pairs, seed)
     test = sample_pairs(data.test, params.max_eval_pairs, seed)
-    metrics = train_sft(train, test, base, out, params, seed, progress)
+    metrics = train_sft(train, test, base, out, params, seed, progress, checkpoint, keep_checkpoint)
     metrics.update({"targets": params.targets, "include_unverified": params.include_unverified,
                     "user_layer": params.user_layer, "item_layer": params.item_layer,
                     "train_pairs_available": len(data.train), "test_pairs_available": len(data.test),

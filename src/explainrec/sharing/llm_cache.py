@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from explainrec.errors import InputError
-from explainrec.llm.cache import ResponseCache
+from explainrec.llm.cache import ResponseCache, damage_as_error
 
 #: where, under a DVC remote's root, the answers live
 PREFIX = ("explainrec", "llm-cache")
@@ -74,6 +74,8 @@ def remote_keys(remote: Remote) -> set[str]:
 
 
 def _connect(cache_path: str | Path) -> sqlite3.Connection:
+    """A connection to the cache; a damaged file is a :class:`~explainrec.llm.cache.DamagedCache`
+    here (on open) or in the callers' ``damage_as_error`` blocks (on a damaged page)."""
     ResponseCache(cache_path).close()  # creates the file and its table when they are not there yet
     return sqlite3.connect(cache_path, timeout=60.0, isolation_level=None)
 
@@ -81,7 +83,8 @@ def _connect(cache_path: str | Path) -> sqlite3.Connection:
 def local_keys(cache_path: str | Path) -> set[str]:
     db = _connect(cache_path)
     try:
-        return {row[0] for row in db.execute("SELECT key FROM responses")}
+        with damage_as_error(cache_path):
+            return {row[0] for row in db.execute("SELECT key FROM responses")}
     finally:
         db.close()
 
@@ -89,9 +92,10 @@ def local_keys(cache_path: str | Path) -> set[str]:
 def _rows(cache_path: str | Path, keys: set[str]) -> Iterator[dict[str, Any]]:
     db = _connect(cache_path)
     try:
-        for row in db.execute(f"SELECT {', '.join(COLUMNS)} FROM responses ORDER BY key"):
-            if row[0] in keys:
-                yield dict(zip(COLUMNS, row))
+        with damage_as_error(cache_path):
+            for row in db.execute(f"SELECT {', '.join(COLUMNS)} FROM responses ORDER BY key"):
+                if row[0] in keys:
+                    yield dict(zip(COLUMNS, row))
     finally:
         db.close()
 
@@ -152,9 +156,10 @@ def pull(cache_path: str | Path, remote: Remote, jobs: int | None = None) -> dic
     if rows:
         db = _connect(cache_path)
         try:
-            db.execute("BEGIN IMMEDIATE")
-            db.executemany(f"INSERT OR IGNORE INTO responses VALUES ({', '.join('?' * len(COLUMNS))})", rows)
-            db.execute("COMMIT")
+            with damage_as_error(cache_path):
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany(f"INSERT OR IGNORE INTO responses VALUES ({', '.join('?' * len(COLUMNS))})", rows)
+                db.execute("COMMIT")
         finally:
             db.close()
     return {"pulled": len(rows), "already": len(have)}

@@ -104,12 +104,34 @@ def vectors(graph: Graph, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 # --- moe -------------------------------------------------------------------------------
+def moe_checkpoint(name: str, lm: Any, adapters: Adapters, data: dict[str, list[Any]], explainer: ExplainerConfig,
+                   moe: MoEConfig, train_cfg: Any, seed: int) -> Any:
+    """The adapters' training checkpoint, ``<name>/<key>``: the key is a fingerprint of the settings,
+    the seed, the frozen LLM's identity, the adapters' initial weights, the train and test
+    examples (token ids and graph vectors) and the number of processes."""
+    from explainrec import launch
+    from explainrec.checkpoints import Checkpoint, fingerprint
+    from explainrec.xrec.train import CHECKPOINT_FORMAT, examples_digest, weights_digest
+
+    key = fingerprint("xrec.moe", CHECKPOINT_FORMAT, asdict(explainer), asdict(moe), asdict(train_cfg), int(seed),
+                      lm.identity, lm.hidden, weights_digest(adapters), examples_digest(data["train"]),
+                      examples_digest(data["test"]), launch.world_size())
+    return Checkpoint(name, key)
+
+
 def run_moe(pairs: XRecPairs, graph: Graph, spec: Any, explainer: ExplainerConfig, moe: MoEConfig, train_cfg: Any,
-            dataset_format: str | None, seed: int, out: str | Path, progress: bool = True) -> dict[str, Any]:
+            dataset_format: str | None, seed: int, out: str | Path, progress: bool = True,
+            variant: str | None = None) -> dict[str, Any]:
     """Train the user and item adapters on ``pairs.train``; writes ``adapters.pt``, ``settings.json``
-    and the per-step ``loss.csv``; returns the metrics."""
+    and the per-step ``loss.csv``; returns the metrics (``resumed_from``: the step a checkpoint gave).
+
+    Training checkpoints after every step under ``$EXPLAINREC_CACHE/checkpoints/xrec_moe[/<variant>]``
+    (:func:`moe_checkpoint`), so a killed run resumes there; the checkpoint is removed once the
+    outputs are written to ``out`` (the stage's temporary folder, renamed into place afterwards: a
+    kill between the two costs a retraining, never a wrong output)."""
     import torch
 
+    from explainrec import launch
     from explainrec.xrec.frozen import load_frozen
     from explainrec.xrec.train import examples, train_adapters
 
@@ -121,8 +143,10 @@ def run_moe(pairs: XRecPairs, graph: Graph, spec: Any, explainer: ExplainerConfi
     texts = {"train": pairs.train["target"].tolist(), "test": pairs.test["reference"].tolist()}
     data = {s: examples(lm, reqs[s], texts[s], *vectors(graph, getattr(pairs, s)), train_cfg.max_length)
             for s in ("train", "test")}
+    checkpoint = moe_checkpoint(f"xrec_moe/{variant}" if variant else "xrec_moe", lm, adapters, data, explainer, moe,
+                                train_cfg, seed)
     result = train_adapters(lm, adapters, data["train"], data["test"], train_cfg, explainer.inject_all_layers,
-                            seed, progress)
+                            seed, progress, checkpoint=checkpoint, keep_checkpoint=True)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.save(adapters.state_dict(), out / ADAPTERS_FILE)
@@ -130,6 +154,8 @@ def run_moe(pairs: XRecPairs, graph: Graph, spec: Any, explainer: ExplainerConfi
                 "base_identity": lm.identity}
     (out / SETTINGS_FILE).write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
     pd.DataFrame(result["steps"]).to_csv(out / LOSS_FILE, index=False)
+    if launch.is_main():
+        checkpoint.clear()
     losses = [s["train_loss"] for s in result["steps"]]
     n_train = sum(p.numel() for p in adapters.parameters())
     return {"pairs": pairs.stats, "adapter_parameters": int(n_train), "hidden": lm.hidden, "steps": len(losses),
@@ -138,7 +164,8 @@ def run_moe(pairs: XRecPairs, graph: Graph, spec: Any, explainer: ExplainerConfi
             "base_parameters_with_grad": result["base_parameters_with_grad"],
             "prompt_tokens_mean": round(float(np.mean([len(e.ids) for e in data["train"]])), 1),
             "inject_all_layers": explainer.inject_all_layers, "profiles": explainer.profiles,
-            "machine": lm.backend.machine, "seconds": round(time.perf_counter() - t0, 2)}
+            "machine": lm.backend.machine, "resumed_from": result["resumed_from"],
+            "seconds": round(time.perf_counter() - t0, 2)}
 
 
 def _round(x: float | None) -> float | None:

@@ -42,7 +42,7 @@ from torch.nn import functional as F
 
 from explainrec.config import check_bool, check_choice, check_int, check_number
 from explainrec.errors import InputError, ParamError
-from explainrec.seeding import stable_rng
+from explainrec.seeding import deterministic_torch, stable_rng
 
 COMBINE = ("sum", "mean")
 REG_ON = ("batch", "layer0")
@@ -268,6 +268,7 @@ def train_lightgcn(train: pd.DataFrame, test: pd.DataFrame, config: GNNConfig, s
     full = np.bincount(u_all, minlength=n_u) >= n_i  # users with every item: no negative exists
     u_bpr, i_bpr = u_tr[~full[u_tr]], i_tr[~full[u_tr]]
 
+    deterministic_torch()  # the lookups' backward (index_put_ accumulate) sums in thread order otherwise
     torch.manual_seed(seed)
     model = LightGCN(n_u, n_i, normalized_adjacency(n_u, n_i, u_tr, i_tr), config.dim, config.layers, config.combine)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)

@@ -7,6 +7,14 @@ Only the two adapters train (Adam, ``learning_rate`` 1e-4 as in XRec's code); th
 is frozen and in eval mode, the adapters in train mode (dropout 0.2, noisy gates). The
 same loss on the test pairs, before and after training, says whether the adapters
 learnt anything the references reward.
+
+Resume after a kill: given a :class:`~explainrec.checkpoints.Checkpoint` (keyed by the caller on
+everything the result depends on, :func:`examples_digest` for the data), :func:`train_adapters`
+saves after every ``save_every`` steps (default: each) the adapters, Adam's state, the epoch's
+batch order and its numpy generator, torch's global generators (dropout, noisy gates; one state
+per process under a launcher), the per-step losses and the test NLL before training. A rerun
+continues after the last saved step and ends with the weights, losses and NLLs of an
+uninterrupted run, bit for bit on one machine.
 """
 
 from __future__ import annotations
@@ -19,11 +27,16 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from explainrec.checkpoints import Checkpoint, rng_state, set_rng_state
 from explainrec.config import check_int, check_number
 from explainrec.llm.types import ChatRequest
+from explainrec.seeding import deterministic_torch
 from explainrec.xrec.frozen import FrozenLM
 from explainrec.xrec.inject import Injector
 from explainrec.xrec.moe import Adapters
+
+#: the layout of :func:`train_adapters`'s checkpoints (part of their key)
+CHECKPOINT_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -130,36 +143,137 @@ def _step(lm: FrozenLM, injector: Injector, adapters: Adapters, batch: Sequence[
     return launch.all_sum(part)
 
 
+def examples_digest(data: Sequence[Example]) -> str:
+    """sha256 of ``data`` in order: each example's token ids, explanation start and graph vectors."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for e in data:
+        ids = np.asarray(e.ids, dtype=np.int64)
+        h.update(f"{len(ids)},{e.start};".encode())
+        h.update(ids.tobytes())
+        for v in (e.user, e.item):
+            v = np.ascontiguousarray(v, dtype=np.float32)
+            h.update(f"{v.shape};".encode())
+            h.update(v.tobytes())
+    return h.hexdigest()
+
+
+def weights_digest(module: torch.nn.Module) -> str:
+    """sha256 of ``module``'s state dict (names, dtypes, shapes and values)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        a = np.ascontiguousarray(t.detach().cpu().numpy())
+        h.update(f"{name}:{a.dtype}{a.shape};".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _rng_states() -> list[dict[str, Any]]:
+    """Every process's global generators (rank order); the one process's alone without a launcher."""
+    from explainrec import launch
+
+    mine = rng_state()
+    if launch.world_size() == 1:
+        return [mine]
+    states: list[Any] = [None] * launch.world_size()
+    torch.distributed.all_gather_object(states, mine)
+    return states
+
+
 def train_adapters(lm: FrozenLM, adapters: Adapters, train: Sequence[Example], test: Sequence[Example],
-                   config: TrainConfig, all_layers: bool, seed: int, progress: bool = True) -> dict[str, Any]:
-    """Fit ``adapters`` in place; returns per-step losses and the test NLL before and after."""
+                   config: TrainConfig, all_layers: bool, seed: int, progress: bool = True,
+                   checkpoint: Checkpoint | None = None, save_every: int = 1,
+                   keep_checkpoint: bool = False) -> dict[str, Any]:
+    """Fit ``adapters`` in place; returns per-step losses, the test NLL before and after, and
+    ``resumed_from`` (the step a checkpoint gave, 0 for a fresh run).
+
+    ``checkpoint``: the training state is saved there every ``save_every`` steps and after the last
+    one (by process 0), a saved state is continued from, and the checkpoint is removed when training
+    is done, unless ``keep_checkpoint`` (the caller then clears it once its outputs are written; a
+    rerun before that returns the finished result at once). Its key must cover everything the
+    result depends on (the adapters' initial weights included): a saved state is used as it is.
+    """
     from tqdm.auto import tqdm
 
     from explainrec import launch
 
+    check_int(save_every, "save_every")
     launch.init_process_group()  # several processes under `accelerate launch`; nothing with one
+    deterministic_torch()
     torch.manual_seed(seed)
     order_rng = np.random.default_rng(seed)
     injector = Injector(lm.model, lm.token_ids, all_layers=all_layers)
     opt = torch.optim.Adam(adapters.parameters(), lr=config.learning_rate)
     steps: list[dict[str, Any]] = []
+    n_batches = -(-len(train) // config.batch_size)
+    total = config.epochs * n_batches
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None and saved.get("world_size") != launch.world_size():
+        saved = None  # the key covers the processes; this only guards a hand-made key
+    order: np.ndarray | None = None
+    before: float | None = None
+    after: float | None = None
+    done = 0
+    if saved is not None:  # the state after step saved["step"]
+        initial = {k: v.clone() for k, v in adapters.state_dict().items()}
+        try:
+            adapters.load_state_dict(saved["adapters"])
+            opt.load_state_dict(saved["optimizer"])
+            order_rng.bit_generator.state = saved["order_rng"]
+            order = saved["order"]
+            set_rng_state(saved["rng"][launch.rank()])
+            steps, before, done = list(saved["steps"]), saved["test_nll_before"], saved["step"]
+            after = saved["test_nll_after"]
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+            # a state this code cannot use (say, adapters it now builds otherwise): train from the given adapters
+            import warnings
+
+            warnings.warn(f"{checkpoint.path}: a checkpoint this training cannot use ({type(exc).__name__}: {exc}); "
+                          "it starts again", stacklevel=2)
+            if launch.is_main():
+                checkpoint.clear()
+            adapters.load_state_dict(initial)
+            torch.manual_seed(seed)
+            order_rng = np.random.default_rng(seed)
+            opt = torch.optim.Adam(adapters.parameters(), lr=config.learning_rate)
+            saved, order, steps, before, after, done = None, None, [], None, None, 0
     with injector:
-        before = mean_loss(lm, injector, adapters, test, config.batch_size)
+        if saved is None:
+            before = mean_loss(lm, injector, adapters, test, config.batch_size)
+
+        def save(step: int) -> None:
+            rngs = _rng_states()  # a collective: every process calls it
+            if launch.is_main():
+                checkpoint.save({"step": step, "adapters": adapters.state_dict(), "optimizer": opt.state_dict(),
+                                 "order_rng": order_rng.bit_generator.state, "order": order, "rng": rngs,
+                                 "steps": steps, "test_nll_before": before, "test_nll_after": after,
+                                 "world_size": launch.world_size()})
+
         adapters.train()
-        n_batches = -(-len(train) // config.batch_size)
-        bar = tqdm(total=config.epochs * n_batches, desc="xrec adapters", unit="step", disable=not progress)
-        for epoch in range(1, config.epochs + 1):
-            order = order_rng.permutation(len(train))
-            for s in range(0, len(train), config.batch_size):
-                batch = [train[j] for j in order[s:s + config.batch_size]]
-                opt.zero_grad(set_to_none=True)
-                step_loss = _step(lm, injector, adapters, batch)
-                opt.step()
-                steps.append({"step": len(steps) + 1, "epoch": epoch, "train_loss": round(step_loss, 5)})
-                bar.update(1)
-                bar.set_postfix(loss=f"{steps[-1]['train_loss']:.3f}")
+        bar = tqdm(total=total, initial=done, desc="xrec adapters", unit="step", disable=not progress)
+        for k in range(done, total):
+            epoch, b = divmod(k, n_batches)
+            if b == 0:
+                order = order_rng.permutation(len(train))
+            batch = [train[j] for j in order[b * config.batch_size:(b + 1) * config.batch_size]]
+            opt.zero_grad(set_to_none=True)
+            step_loss = _step(lm, injector, adapters, batch)
+            opt.step()
+            steps.append({"step": k + 1, "epoch": epoch + 1, "train_loss": round(step_loss, 5)})
+            bar.update(1)
+            bar.set_postfix(loss=f"{steps[-1]['train_loss']:.3f}")
+            if checkpoint is not None and ((k + 1) % save_every == 0 or k + 1 == total):
+                save(k + 1)
         bar.close()
-        after = mean_loss(lm, injector, adapters, test, config.batch_size)
+        if after is None:
+            after = mean_loss(lm, injector, adapters, test, config.batch_size)
+            if checkpoint is not None and keep_checkpoint:
+                save(total)  # finished: a rerun before the outputs are written returns this at once
+    if checkpoint is not None and not keep_checkpoint and launch.is_main():
+        checkpoint.clear()
     base_grads = sum(p.grad is not None for p in lm.model.parameters())
     return {"steps": steps, "test_nll_before": before, "test_nll_after": after,
-            "base_parameters_with_grad": int(base_grads)}
+            "base_parameters_with_grad": int(base_grads), "resumed_from": done}
