@@ -28,21 +28,24 @@ from pathlib import Path
 import click
 
 
-def _dvc_facts(root: Path) -> tuple[set[str], Path | None]:
+def _dvc_facts(root: Path) -> tuple[set[str], Path | None, set[str] | None]:
     """The git-tracked output paths of the project at ``root`` (DVC's ``cache: false`` outputs, and every
-    file git tracks), and its DVC cache's ``files/md5`` folder (``.dvc/cache`` when DVC cannot say)."""
+    file git tracks), its DVC cache's ``files/md5`` folder (``.dvc/cache`` when DVC cannot say) and the
+    names of its pipeline's stages (None when DVC cannot read it)."""
     proc = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, text=True)
     tracked = set(proc.stdout.split("\0")) - {""} if proc.returncode == 0 else set()
     cache = root / ".dvc" / "cache" / "files" / "md5"
+    stages: set[str] | None = None
     try:
         from dvc.repo import Repo
 
         with Repo(str(root)) as repo:
             tracked |= {Path(o.def_path).as_posix() for o in repo.index.outs if not o.use_cache}
             cache = Path(repo.cache.local.path)
+            stages = {s.addressing for s in repo.index.stages} or None  # no dvc.yaml: nothing to tell
     except Exception:  # not a DVC project, or one DVC cannot read: what git says, and the default cache
         pass
-    return tracked, cache if cache.is_dir() else None
+    return tracked, cache if cache.is_dir() else None, stages
 
 
 @click.command()
@@ -78,10 +81,10 @@ def main(lock_path: Path, rev: str | None, against: Path | None, select: tuple[s
             rev = rev or "HEAD"
             old, old_label = lock_at_rev(root, rev, lock_path.name), f"{rev}:{lock_path.name}"
             read_old = lambda path: git_show(root, rev, path)  # noqa: E731
-        tracked, project_cache = _dvc_facts(root)
+        tracked, project_cache, stages = _dvc_facts(root)
         report = compare_locks(old, new, workspace=root, cache=cache or project_cache, git_tracked=tracked,
                                read_old=read_old, select=select, metrics=with_metrics, old_label=old_label,
-                               new_label=str(lock_path))
+                               new_label=str(lock_path), pipeline=stages)
     except ExplainrecError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

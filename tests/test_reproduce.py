@@ -127,6 +127,18 @@ def test_the_report_of_two_locks(project: Path) -> None:
     assert by_path["metrics/split.json"].timing_only is False
 
 
+def test_lock_entries_of_stages_the_pipeline_no_longer_has_are_listed_not_compared(project: Path) -> None:
+    """DVC keeps the lock entries of foreach items that left dvc.yaml; they would count as identical
+    outputs (both locks carry the same stale entry) and inflate "N of N"."""
+    report = compare_locks(read_lock(project / "old.lock"), read_lock(project / "dvc.lock"), workspace=project,
+                           cache=project / ".dvc" / "cache" / "files" / "md5", git_tracked=set(OLD_FILES),
+                           read_old=OLD_FILES.get, pipeline={"split", "gone@a"})
+    assert report.stale == ["raw"]
+    assert {o.stage for o in report.outs} == {"split", "gone@a"}
+    assert (report.data_identical, report.data_total) == (0, 2)
+    assert "not compared: 1 lock entries of stages dvc.yaml no longer has (raw)" in report.lines()
+
+
 def git(root: Path, *args: str) -> None:
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=root, check=True,
                    capture_output=True)

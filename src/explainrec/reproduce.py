@@ -393,6 +393,8 @@ class Report:
     outs: list[OutResult]
     old_label: str
     new_label: str
+    #: lock entries of stages the pipeline no longer has (DVC keeps them): listed, not compared
+    stale: list[str] = field(default_factory=list)
 
     def of(self, kind: str) -> list[OutResult]:
         return [o for o in self.outs if o.kind == kind]
@@ -433,6 +435,9 @@ class Report:
             same = sum(o.status == IDENTICAL for o in metrics)
             timing = sum(o.timing_only for o in metrics)
             lines.append(f"metrics: {same} of {len(metrics)} identical, {timing} more differ only in timing keys")
+        if self.stale:
+            lines.append(f"not compared: {len(self.stale)} lock entries of stages dvc.yaml no longer has "
+                         f"({', '.join(self.stale)})")
         lines.append(f"{self.data_identical} of {self.data_total} data outputs identical")
         return lines
 
@@ -555,7 +560,7 @@ class _Compare:
 def compare_locks(old: Lock, new: Lock, *, workspace: str | Path, cache: str | Path | None,
                   git_tracked: Collection[str] = (), read_old: Callable[[str], bytes | None] | None = None,
                   select: Sequence[str] = (), metrics: bool = True, old_label: str = "old lock",
-                  new_label: str = "new lock") -> Report:
+                  new_label: str = "new lock", pipeline: Collection[str] | None = None) -> Report:
     """Every output of ``old`` and ``new`` compared (stages in ``new``'s order, then those only in ``old``).
 
     ``workspace``: the folder the lock's paths are relative to (the new versions live there);
@@ -564,12 +569,19 @@ def compare_locks(old: Lock, new: Lock, *, workspace: str | Path, cache: str | P
     output); ``read_old(path)``: the old version of a git-tracked file (``git show REV:path``), None
     when there is none; ``select``: stage names (``evaluate`` is every ``evaluate@...``), output
     paths or folders above them to compare (default: all), a :class:`ParamError` when one matches
-    nothing; ``metrics``: compare metrics files too.
+    nothing; ``metrics``: compare metrics files too; ``pipeline``: the stage names of the project's
+    dvc.yaml (``evaluate@full`` for a foreach instance), when known: a lock entry of any other stage
+    (DVC keeps the entries of stages that left the pipeline) is listed in ``Report.stale``, not compared.
     """
     workspace = Path(workspace)
     cmp = _Compare(workspace, Path(cache) if cache is not None else None, read_old)
     tracked = set(git_tracked)
     keys = list(new) + [k for k in old if k not in new]
+    stale: list[str] = []
+    if pipeline is not None:
+        live = set(pipeline)
+        stale = list(dict.fromkeys(k[0] for k in keys if k[0] not in live))
+        keys = [k for k in keys if k[0] in live]
     for s in select:
         if not any(_selected(k, [s]) for k in keys):
             raise ParamError("--data", "a stage name or an output path of either lock", s)
@@ -610,4 +622,4 @@ def compare_locks(old: Lock, new: Lock, *, workspace: str | Path, cache: str | P
             else:
                 cmp.data_file(a, b, res)
         results.append(res)
-    return Report(results, old_label, new_label)
+    return Report(results, old_label, new_label, stale)
