@@ -64,7 +64,7 @@ class SFTParams:
     # save a resumable checkpoint (weights, optimiser, RNG) every this many optimiser steps and at the end,
     # outside DVC's outputs ($EXPLAINREC_CACHE/checkpoints, explainrec.checkpoints); a rerun after a kill
     # continues from the last one. 0: no checkpoints
-    checkpoint_steps: int = 4
+    checkpoint_steps: int = 2
 
     def item_names(self, items: T) -> T | None:
         """The items (a table's path, or its names) whose titles go into the prompts: ``items``,
