@@ -9,7 +9,9 @@ the ``compare`` section and ``seed``; writes the summary metrics, the markdown
 table (best value of each column in bold, encoder and judge named under it;
 then each explainer's difference to ``compare.baseline`` in BERTScore-F1,
 BLEU-4 and ROUGE-L with its paired bootstrap interval, in bold where it
-excludes 0) and the CSV behind the comparison plots.
+excludes 0; a note naming the explainers whose texts, the ``explanation`` column of
+their scores.parquet, are identical word for word on the pairs they share, also
+``identical_to`` in their summary entries) and the CSV behind the comparison plots.
 """
 
 from __future__ import annotations

@@ -3,10 +3,12 @@ sentence-encoder embeddings for Ablation 2.
 
     python stages/lrrecsys_embed.py --name main --explanations data/lrrecsys/explanations/main --llm data/assets/llm/llm.json --encoder data/assets/encoder --out data/lrrecsys/embed/main --metrics metrics/lrrecsys_inputs/embed_main.json
 
-Reads ``lrrecsys.embeddings.<name>`` (explanations, encoder), ``lrrecsys.autoencoder`` and
-``seed``; writes ``<out>/embeddings.parquet`` (pair_id, split, positive, negative) and, for
-the autoencoder, ``<out>/autoencoder/`` (weights, vocabulary, settings); the metrics file
-holds the reconstruction accuracies against chance, the vocabulary and parameter counts.
+Reads ``lrrecsys.embeddings.<name>`` (explanations, encoder) and ``lrrecsys.autoencoder``. For
+the llm and sentence encoders it writes ``<out>/embeddings.parquet`` (pair_id, split,
+positive, negative: float32 vectors). For the autoencoder it fits nothing: each
+lrrecsys_train run fits it per model seed on its own train pairs' explanations, so this
+stage writes the explanations (``<out>/texts.parquet``) and the settings
+(``<out>/autoencoder.json``); the runs' metrics hold the fits' reconstruction accuracies.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from common import ENCODER, LLM, METRICS, OUT, load_params, one_line_errors, params_option, read_section, seed
+from common import ENCODER, LLM, METRICS, OUT, load_params, one_line_errors, params_option, read_section
 from lrrecsys_common import EXPLANATIONS
 
 
@@ -30,10 +32,10 @@ from lrrecsys_common import EXPLANATIONS
 @one_line_errors
 def main(params_path: str, name: str, explanations: Path, llm_json: Path, encoder: Path, out: Path,
          metrics: Path) -> None:
-    from explainrec.io import atomic_dir, write_json, write_parquet
+    from explainrec.io import atomic_dir, write_json
     from explainrec.llm.factory import load_spec
-    from explainrec.lrrecsys.autoencoder import AutoencoderConfig, save_autoencoder
-    from explainrec.lrrecsys.embeddings import FILE, EmbedConfig, embed_explanations
+    from explainrec.lrrecsys.autoencoder import AutoencoderConfig
+    from explainrec.lrrecsys.embeddings import EmbedConfig, embed_explanations, save_embedded
     from explainrec.lrrecsys.explain import read_explanations
 
     params = load_params(params_path)
@@ -42,18 +44,15 @@ def main(params_path: str, name: str, explanations: Path, llm_json: Path, encode
     table = read_explanations(explanations)
     spec = load_spec(llm_json) if config.encoder == "llm" else None
     local = spec.model if spec is not None and spec.backend == "transformers" else None
-    result = embed_explanations(table, config, seed(params), autoencoder=ae, llm_model=local, encoder_folder=encoder)
+    result = embed_explanations(table, config, autoencoder=ae, llm_model=local, encoder_folder=encoder)
     with atomic_dir(out) as tmp:
-        write_parquet(result.table, tmp / FILE)
-        if result.fit is not None:
-            save_autoencoder(result.fit, tmp / "autoencoder")
+        save_embedded(result, tmp)
     write_json(metrics, result.metrics)
     m = result.metrics
     line = f"lrrecsys_embed@{name}: {m['pairs']} pairs, {config.encoder} ({m['dim']} dims)"
     if config.encoder == "autoencoder":
-        line += (f"; token accuracy train {m['train_token_accuracy']} / test {m['test_token_accuracy']} "
-                 f"(chance {m['chance_token_accuracy']}), vocabulary {m['vocabulary']}, "
-                 f"{m['mlp_parameters']} MLP parameters")
+        line += (f"; texts and settings only: each lrrecsys_train run fits the autoencoder per seed on its "
+                 f"train pairs ({m['train_pairs']} here, vocabulary {m['train_vocabulary']})")
     click.echo(line)
 
 

@@ -4,11 +4,14 @@
 
 Reads ``lrrecsys.runs.<name>`` (label, embeddings, arch, explanations, n_explanations,
 train_fraction), ``lrrecsys.model``, ``lrrecsys.train``, ``lrrecsys.seeds``,
-``lrrecsys.pairs.history`` and ``seed``. For every seed it fits a regression model (MSE on
-the rating scaled to [0, 1]) and a classification model (BCE on ratings 4-5); writes
+``lrrecsys.pairs.history`` and ``seed``. For every seed it fits, when the embeddings are an
+autoencoder entry, the text autoencoder on the run's train pairs' explanations (with that
+seed, on the kept share only), then a regression model (MSE on the rating scaled to [0, 1])
+and a classification model (BCE on ratings 4-5); writes
 ``<out>/predictions.parquet`` (pair_id, seed, task, prediction, rating) and
 ``<out>/attention.parquet`` (Eq. 24 per test pair and seed), and to the metrics file RMSE /
-MAE on both scales and AUC, each as mean, std and per seed, plus the attention summary.
+MAE on both scales and AUC, each as mean, std and per seed, the attention summary and the
+autoencoder fits' reconstruction accuracies.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def main(params_path: str, name: str, pairs: Path, embeddings: Path, out: Path, 
     from explainrec.config import check_int
     from explainrec.io import atomic_dir, write_json, write_parquet
     from explainrec.llm.machine import machine_facts
-    from explainrec.lrrecsys.embeddings import FILE, read_embeddings
+    from explainrec.lrrecsys.embeddings import load_embeddings
     from explainrec.lrrecsys.experiment import RunConfig, run_experiment
     from explainrec.lrrecsys.model import ModelConfig
     from explainrec.lrrecsys.pairs import PairsConfig, read_pairs
@@ -41,8 +44,9 @@ def main(params_path: str, name: str, pairs: Path, embeddings: Path, out: Path, 
 
     import torch
 
-    # the models have a few thousand weights: more intra-op threads only add synchronisation
-    # (10-70x slower fits on a busy 2-core machine); results are the same on 1 or 2
+    # the models and the autoencoder are small: more intra-op threads only add synchronisation
+    # (4-70x slower fits on a busy 2-core machine). The DNN's results are the same on 1 or 2; the
+    # autoencoder's are not (its float sums run in another order), so the count is fixed here
     torch.set_num_threads(1)
     params = load_params(params_path)
     run = read_section(params, f"lrrecsys.runs.{name}", RunConfig)
@@ -52,7 +56,7 @@ def main(params_path: str, name: str, pairs: Path, embeddings: Path, out: Path, 
     train = read_section(params, "lrrecsys.train", TrainConfig)
     seeds = check_int(section(params, "lrrecsys.seeds"), "lrrecsys.seeds")
     table = read_pairs(pairs)
-    vectors = read_embeddings(embeddings / FILE, table["pair_id"].astype(str).tolist())
+    vectors = load_embeddings(embeddings, table["pair_id"].astype(str).tolist())
     result = run_experiment(table, vectors, run, model, train, seeds, seed(params))
     result.metrics["machine"] = machine_facts()
     with atomic_dir(out) as tmp:
@@ -61,13 +65,16 @@ def main(params_path: str, name: str, pairs: Path, embeddings: Path, out: Path, 
     write_json(metrics, result.metrics)
     m = result.metrics
 
-    def ms(key: str) -> str:
-        v = m[key]
+    def ms(v: dict) -> str:
         return f"{number(v['mean'], 4)} ± {number(v['std'], 4)}"
 
-    click.echo(f"lrrecsys_train@{name} ({run.label}): {m['train_pairs']} train / {m['test_pairs']} test pairs, "
-               f"{len(m['seeds'])} seeds: RMSE {ms('rmse')}, MAE {ms('mae')} (0-1 scale), AUC {ms('auc')}")
-
+    line = (f"lrrecsys_train@{name} ({run.label}): {m['train_pairs']} train / {m['test_pairs']} test pairs, "
+            f"{len(m['seeds'])} seeds: RMSE {ms(m['rmse'])}, MAE {ms(m['mae'])} (0-1 scale), AUC {ms(m['auc'])}")
+    ae = m["autoencoder"]
+    if ae:
+        line += (f"; {ae['fits']} autoencoders on {ae['texts']} texts each, token accuracy "
+                 f"{ms(ae['train_token_accuracy'])} train / {ms(ae['test_token_accuracy'])} test")
+    click.echo(line)
 
 if __name__ == "__main__":
     main()

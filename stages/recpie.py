@@ -5,9 +5,11 @@
 Reads ``recpie`` (with ``recpie.explainer`` and ``recpie.rl``), the LR-Recsys sections it shares
 (``lrrecsys.model``, ``lrrecsys.train``, ``lrrecsys.pairs.history``, ``lrrecsys.explain`` for
 the prompt style, wording, domain and item texts, ``lrrecsys.autoencoder`` for
-``recpie.encoder: autoencoder``), ``dataset`` and ``seed``. Writes ``<out>/explanations.parquet``
+``recpie.encoder: autoencoder``), ``dataset`` and ``seed``; the filtered interactions' reviews,
+where the dataset has them, for Coverage's aspect terms. Writes ``<out>/explanations.parquet``
 (the last round's pair_id, split, positive, negative), ``<out>/aspects.json`` (the derived aspect
-terms per item), ``<out>/rounds.csv`` (round, RMSE, MAE, reward, KL, coverage: what ``dvc plots show``'s
+terms per test pair), ``<out>/rounds.csv`` (round, RMSE, MAE, reward, KL, coverage, the recommender's
+best epoch and weight change, the clipped share of the RL step: what ``dvc plots show``'s
 ``recpie_rounds`` draws; inside the cached output, so the stage has a run-cache entry) and the metrics
 file (per-round figures; round 0 and the last round). Each round's state lives under
 ``$EXPLAINREC_CACHE/recpie`` (else ``.cache/explainrec/recpie``), outside DVC's outputs, so a
@@ -25,7 +27,8 @@ from common import (ENCODER, FILTERED, LLM, METRICS, OUT, PROFILES, load_params,
                     params_option, path_option, read_section, seed, section)
 from lrrecsys_common import PAIRS
 
-PLOT_COLUMNS = ("round", "rmse", "mae", "rmse_5", "mae_5", "reward", "kl", "coverage", "rl_reward")
+PLOT_COLUMNS = ("round", "rmse", "mae", "rmse_5", "mae_5", "reward", "kl", "coverage", "rl_reward", "best_epoch",
+                "recommender_change", "rl_clip_ratio")
 
 
 @click.command()
@@ -55,6 +58,7 @@ def main(params_path: str, pairs: Path, filtered: Path, profiles: Path, llm_json
     from explainrec.lrrecsys.prompts import resolve_domain
     from explainrec.lrrecsys.train import TrainConfig
     from explainrec.profiles.store import read_profile_table, select_layer
+    from explainrec.recpie.aspects import pair_reviews
     from explainrec.recpie.config import RecPIEConfig
     from explainrec.recpie.loop import RecPIEData, run_recpie, summary
     from explainrec.recpie.recommender import TextEmbedder
@@ -73,8 +77,10 @@ def main(params_path: str, pairs: Path, filtered: Path, profiles: Path, llm_json
     require_local(spec)  # the soft prompt and LoRA need the weights in this process
     items = read_table(filtered / "items.parquet", "items")
     item_profiles = select_layer(read_profile_table(profiles, "item"), "item_id", explain.profile_layer)
-    data = RecPIEData(read_pairs(pairs), item_texts(items, item_profiles, explain), resolve_domain(explain.domain, fmt),
-                      explain.style, explain.prompt)
+    pair_table = read_pairs(pairs)
+    reviews = pair_reviews(pair_table, read_table(filtered / "interactions.parquet", "interactions"))
+    data = RecPIEData(pair_table, item_texts(items, item_profiles, explain), resolve_domain(explain.domain, fmt),
+                      explain.style, explain.prompt, reviews)
     llm = open_llm(spec, desc="recpie aspects")
     backend = llm.backend
     embedder = TextEmbedder(config.encoder, load_encoder(encoder), autoencoder, seed=seed(params))

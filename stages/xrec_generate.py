@@ -2,10 +2,12 @@
 
     python stages/xrec_generate.py --name full --graph data/xrec/gnn --adapters data/xrec/moe/full --profiles data/profiles --targets data/cpeg --splits data/splits --filtered data/filtered --llm data/assets/llm/llm.json --out data/xrec/generate/full --metrics metrics/xrec/generate_full.json
 
-Reads what ``xrec_moe`` reads, plus ``xrec.generate`` and ``xrec.sparsity.buckets``. Writes
+Reads what ``xrec_moe`` reads, plus ``xrec.generate`` and ``xrec.sparsity`` (``buckets``,
+``buckets_by``; the zero-shot users come from the graph). Writes
 ``<out>/explanations.parquet`` (user_id, item_id, explanation, reference), which
 ``evaluate@xrec`` scores against the SFT explainer's references, and
-``<out>/buckets.parquet`` (user_id, item_id, bucket: tst1..tst5 or zero_shot). Answers are
+``<out>/buckets.parquet`` (user_id, item_id, bucket: tst1..tst5 or zero_shot; a user's pairs in one
+bucket, the buckets of equal numbers of users or of pairs). Answers are
 cached under the adapters' and the graph's content hashes, so a rerun generates nothing.
 """
 
@@ -45,13 +47,14 @@ def main(params_path: str, name: str, graph: Path, adapters: Path, profiles: Pat
     params = load_params(params_path)
     explainer = explainer_config(params, name)
     gen = read_section(params, "xrec.generate", GenerateConfig)
-    buckets = read_section(params, "xrec.sparsity", SparsityConfig).buckets
+    sparsity = read_section(params, "xrec.sparsity", SparsityConfig)
     spec = load_spec(llm_json)
     require_local(spec)
     g = read_graph(graph)
     pairs = xrec_pairs(params, explainer, g, profiles, targets, splits, filtered, llm_json, train_targets=False)
     with atomic_dir(out) as tmp:
-        result = run_generate(pairs, g, spec, adapters, explainer, gen, buckets, dataset_format(params), tmp)
+        result = run_generate(pairs, g, spec, adapters, explainer, gen, sparsity.buckets, dataset_format(params), tmp,
+                              buckets_by=sparsity.buckets_by)
     write_json(metrics, result)
     click.echo(f"xrec_generate@{name}: {result['pairs']} pairs, {result['empty_explanations']} empty, "
                f"{result['mean_words']} words on average, USR {result['unique_sentence_ratio']}; "

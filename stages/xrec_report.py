@@ -5,8 +5,9 @@
 Reads ``xrec.variants`` (which variants) and ``xrec.gnn.top_k``. For each variant it
 groups the ``evaluate@xrec``/``evaluate@xrec_<variant>`` per-pair scores
 (``<scores>/<explainer>/scores.parquet``) by the bucket in
-``<generated>/<variant>/buckets.parquet``, and writes the summary metrics, the markdown
-tables the README shows and the plot rows.
+``<generated>/<variant>/buckets.parquet``, compares the variants' generated texts
+(``<generated>/<variant>/explanations.parquet``: a note names those identical word for
+word), and writes the summary metrics, the markdown tables the README shows and the plot rows.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ def main(params_path: str, gnn_metrics: Path, generated: Path, moe_metrics: Path
                     "buckets": read_table(generated / v / "buckets.parquet", f"buckets of {v}", f"xrec_generate@{v}",
                                           ("user_id", "item_id", "bucket")),
                     "moe": read_json(moe_metrics / f"moe_{v}.json"),
-                    "generate": read_json(moe_metrics / f"generate_{v}.json")}
+                    "generate": read_json(moe_metrics / f"generate_{v}.json"),
+                    "explanations": read_table(generated / v / "explanations.parquet", f"explanations of {v}",
+                                               f"xrec_generate@{v}", ("user_id", "item_id", "explanation"))}
     result = report.summary(read_json(gnn_metrics), parts, top_k)
     text = report.table_markdown(result, top_k)
     with atomic_file(table) as tmp:

@@ -56,3 +56,18 @@ def dvc_cmd(stage: str) -> list[str]:
     argv = shlex.split(cmd)
     assert argv[0] == "python" and "${" not in cmd, cmd
     return argv[1:]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` skip, with the reason, where torch sees no CUDA device (CI has none)."""
+    gpu = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is false here); "
+                                   "run `python -m pytest -m gpu` on a machine with one")
+    for item in gpu:
+        item.add_marker(skip)

@@ -108,7 +108,7 @@ TINY = {
         "gnn": {"dim": 8, "layers": 2, "combine": "sum", "reg_weight": 1e-6, "reg_on": "batch", "learning_rate": 0.01,
                 "batch_size": 1024, "max_epochs": 5, "patience": 10, "val_fraction": 0.1, "resample_negatives": False,
                 "top_k": 5, "splits": ["profile", "train"]},
-        "sparsity": {"zero_shot_users": 0.2, "buckets": 2},
+        "sparsity": {"zero_shot": "held_out", "zero_shot_users": 0.2, "buckets": 2, "buckets_by": "users"},
         "moe": {"experts": 2, "dropout": 0.2, "noise_epsilon": 0.01, "noisy_gating": True},
         "train": {"learning_rate": 1e-3, "batch_size": 4, "epochs": 1, "max_length": 256},
         "generate": {"max_new_tokens": 8, "batch_size": 4},
@@ -116,13 +116,14 @@ TINY = {
                       "max_profile_chars": 60},
         "variants": {"full": {}},
     },
-    # RecPIE: two rounds (one GRPO step between them) on a few of the LR-Recsys pairs
+    # RecPIE: two rounds (one generation batch, optimised twice: 2 GRPO steps, between them) on a few of the LR-Recsys pairs
     "recpie": {"rounds": 2, "warm_start": True, "encoder": "sentence", "max_train_pairs": 4, "max_test_pairs": 2,
                "kl_pairs": 2, "aspects": 2, "aspect_max_new_tokens": 6, "rl_on_last_round": False,
                "explainer": {"lora_r": 2, "lora_alpha": 4, "lora_dropout": 0.0, "target_modules": ["q_proj", "v_proj"],
                              "max_new_tokens": 6, "person": "user"},
-               "rl": {"steps": 1, "num_generations": 2, "prompts_per_step": 1, "learning_rate": 1e-4, "beta": 0.0,
-                      "temperature": 1.0, "max_completion_length": 6, "epsilon": 0.2, "loss_type": "grpo"}},
+               "rl": {"steps": 2, "num_generations": 2, "prompts_per_step": 1, "learning_rate": 1e-4, "beta": 0.0,
+                      "temperature": 1.0, "max_completion_length": 6, "epsilon": 0.2, "num_iterations": 2,
+                      "loss_type": "grpo"}},
     # every explainer evaluate@ scores (replaced whole, so the XRec ablations not run here are not listed)
     "explainers": {"full": "data/generate/explanations.parquet",
                    **{a: f"data/ablations/{a}/explanations.parquet"

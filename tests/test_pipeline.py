@@ -93,9 +93,9 @@ def test_repro_reruns_only_what_changed(project: Path) -> None:
     assert "| LR-Recsys | 8 |" in (project / "metrics" / "lrrecsys_table.md").read_text()
     rp = json.loads((project / "metrics" / "recpie.json").read_text())
     assert [r["round"] for r in rp["rounds"]] == [0, 1] and rp["rounds"][0]["kl"] == pytest.approx(0, abs=1e-6)
-    assert rp["rounds"][0]["rl_steps"] == 1 and rp["last"]["rmse"] > 0 and rp["last"]["test_pairs"] == 2
+    assert rp["rounds"][0]["rl_steps"] == 2 and rp["last"]["rmse"] > 0 and rp["last"]["test_pairs"] == 2
     assert (project / "data" / "recpie" / "rounds.csv").read_text().startswith("round,rmse,")
-    set_param(project, "lrrecsys.train.epochs", 2)  # the recommenders only (RecPIE's too): no autoencoder
+    set_param(project, "lrrecsys.train.epochs", 2)  # the recommenders (and their per-seed autoencoders) and RecPIE: no LLM stage
     assert ran(dvc(project, "repro")) == LRRECSYS_TRAIN | {"lrrecsys_report", "recpie", "report"}
 
     set_param(project, "ground_truth.variants.k1_m0", {"k": 1, "m": 0})  # a new (k, m): its branch and the judge

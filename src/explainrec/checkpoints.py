@@ -137,8 +137,31 @@ class Checkpoint:
         except OSError:
             pass
 
+    def discard(self, exc: BaseException, clear: bool = True) -> None:
+        """Say once that the saved state cannot be used (``exc``, say weights of a model the code now
+        builds otherwise) and remove it (unless ``clear`` is false: another process does): training
+        starts again."""
+        warnings.warn(f"{self.path}: a checkpoint this training cannot use ({type(exc).__name__}: {exc}); "
+                      "it starts again", stacklevel=3)
+        if clear:
+            self.clear()
+
     def __repr__(self) -> str:
         return f"Checkpoint({self.folder})"
+
+
+#: what :func:`restore_fit` may raise on a saved state this code cannot use
+UNUSABLE = (KeyError, TypeError, ValueError, RuntimeError)
+
+
+def restore_fit(saved: dict[str, Any], model: Any, optimizer: Any, shuffle: Any) -> None:
+    """Put a fit back where :meth:`Checkpoint.save` left it: the weights (``saved["model"]``), the
+    optimiser, the batch-order ``torch.Generator`` (``"shuffle"``) and the global RNGs (``"rng"``).
+    Raises one of :data:`UNUSABLE` when the state does not fit ``model``."""
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    shuffle.set_state(saved["shuffle"])
+    set_rng_state(saved["rng"])
 
 
 TRAINER_STATE_FILE = "trainer_state.json"

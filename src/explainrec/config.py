@@ -90,6 +90,28 @@ def check_bool(value: Any, name: str) -> bool:
     return value
 
 
+#: the dtypes a local model may run in (``auto``: see :func:`explainrec.llm.local.pick_dtype`)
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def check_device(value: Any, name: str = "device") -> str:
+    """A torch device name: auto (a CUDA GPU when there is one, else the CPU), cpu, mps, cuda or cuda:N."""
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
+        raise ParamError(name, "auto, cpu, mps, cuda or cuda:N", value)
+    return value
+
+
+def resolve_device(value: str) -> str:
+    """``auto`` -> ``cuda`` where torch sees a GPU, else ``cpu``; any other name as it is."""
+    if value != "auto":
+        return value
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def check_choice(value: Any, name: str, choices: Collection[str]) -> Any:
     if value not in choices:
         raise ParamError(name, f"one of {', '.join(choices)}", value)

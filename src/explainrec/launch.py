@@ -138,6 +138,9 @@ def all_sum(value: float) -> float:
 
     if world_size() == 1:
         return value
-    t = torch.tensor([float(value)], dtype=torch.float64)
+    # NCCL (the GPU backend) reduces CUDA tensors only; gloo (the CPU one) takes CPU tensors
+    nccl = torch.distributed.get_backend() == "nccl"
+    device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
+    t = torch.tensor([float(value)], dtype=torch.float64, device=device)
     torch.distributed.all_reduce(t)
     return float(t.item())

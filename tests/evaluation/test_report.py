@@ -11,6 +11,7 @@ import pytest
 from explainrec.config import from_section
 from explainrec.errors import AssetError, InputError, ParamError
 from explainrec.evaluation.bootstrap import CompareParams
+from explainrec.evaluation.identical import identical_note, identical_texts
 from explainrec.evaluation.report import EvalParams, evaluate_table, read_explanations, summarise
 from tests.evaluation.test_bootstrap import scores
 from tests.evaluation.test_judge import ScriptedLLM
@@ -44,7 +45,7 @@ def test_identical_texts_score_one_and_the_judge_is_counted():
     assert prefix in judge.calls[0][0][0].messages[-1][1]
     assert m["bleurt"]["computed"] is False and "bleurt_checkpoint" in m["bleurt"]["reason"]
     assert list(scores.columns[:3]) == ["user_id", "item_id", "gptscore"] and scores["gptscore"].isna().sum() == 1
-    assert len(scores) == 3
+    assert len(scores) == 3 and scores["explanation"].tolist() == texts  # the texts as generated, for eval_summary
 
 
 def test_bertscore_encoder_param_replaces_the_bundled_one(tmp_path):
@@ -133,3 +134,44 @@ def test_summary_compares_every_explainer_with_the_baseline():
         summarise(methods, {**tables, "same": scores(15)}, params, 3, labels={"same": "data/eval/same/scores.parquet"})
     with pytest.raises(ParamError, match="param 'scores'"):
         summarise(methods, {"full": tables["full"]}, params, 3)
+
+
+def _texts(words: list[str], users: range | None = None) -> pd.DataFrame:
+    users = users if users is not None else range(len(words))
+    return pd.DataFrame({"user_id": [f"u{k}" for k in users], "item_id": [f"i{k}" for k in users],
+                         "explanation": words})
+
+
+def test_identical_texts_are_named_word_for_word_on_the_shared_pairs():
+    a = _texts(["he likes jazz", "a quiet pedal", "cheap strings"])
+    same = _texts(["cheap  strings ", "he likes\njazz", "a quiet pedal"], users=[2, 0, 1])  # reordered, spaced
+    one_word = _texts(["he likes jazz", "a quiet pedal", "cheap string"])  # one word differs on one pair
+    subset = _texts(["a quiet pedal"], users=[1])  # shares one pair, the same text there
+    apart = _texts(["he likes jazz"], users=[7])  # shares no pair
+    got = identical_texts({"a": a, "same": same, "one_word": one_word, "subset": subset, "apart": apart})
+    assert got == {"a": {"same": 3, "subset": 1}, "same": {"a": 3, "subset": 1}, "one_word": {"subset": 1},
+                   "subset": {"a": 1, "same": 1, "one_word": 1}, "apart": {}}
+    assert identical_texts({"a": a, "b": a.assign(explanation=a["explanation"].str.upper())}) == {"a": {}, "b": {}}
+    note = identical_note(identical_texts({"a": a, "same": same, "one_word": one_word}), unchecked=["old"])
+    assert note.startswith("**Identical texts:** `a`, `same` (all 3 pairs they share)") and "`one_word`" not in note
+    assert note.endswith("Not checked: `old` (a score table without the explanation column; rerun its evaluate stage).")
+    assert identical_note(identical_texts({"a": a, "one_word": one_word})).startswith("Identical texts: none")
+    with pytest.raises(InputError, match="explanation"):
+        identical_texts({"a": a.drop(columns="explanation")})
+
+
+def test_summary_names_identical_explainers_in_the_table_and_the_json():
+    m = {"pairs": 16, "bertscore": {"f1": 0.5}, "rouge": {"rougeL_f1": 0.3}, "bleu": {"bleu4": 0.1}}
+    words = [f"reason number {k}" for k in range(16)]
+    base = scores()
+    tables = {"full": base.assign(explanation=words), "copy": base.assign(explanation=words),
+              "other": base.assign(explanation=[w + "!" for w in words])}
+    summary, markdown, _ = summarise({n: m for n in tables}, tables, CompareParams(resamples=200), seed=1)
+    assert summary["full"]["identical_to"] == ["copy"] and summary["copy"]["identical_to"] == ["full"]
+    assert "identical_to" not in summary["other"]
+    assert "**Identical texts:** `full`, `copy` (all 16 pairs they share)" in markdown
+    _, markdown, _ = summarise({n: m for n in ("full", "other")}, tables, CompareParams(resamples=200), seed=1)
+    assert "Identical texts: none" in markdown
+    # score tables of an older evaluate stage (no explanation column) are named as not checked
+    _, markdown, _ = summarise({"full": m, "old": m}, {"full": tables["full"], "old": base}, CompareParams(resamples=200))
+    assert "Not checked: `old`" in markdown

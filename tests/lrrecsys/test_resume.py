@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -194,7 +195,7 @@ def test_recpie_recommender_fits_resume_and_clean_up(cache: Path):
     [folder] = (cache / "recpie_recommender").iterdir()
     assert torch.load(folder / "state.pt", weights_only=False)["epoch"] == 2
     resumed = fit_recommender(ModelConfig(), config, x, r, N_USERS, N_ITEMS, 3)
-    assert all(torch.equal(v, resumed.state_dict()[k]) for k, v in fresh.state_dict().items())
+    assert all(torch.equal(v, resumed.model.state_dict()[k]) for k, v in fresh.model.state_dict().items())
     assert not (cache / "recpie_recommender").exists()
 
 
@@ -211,3 +212,34 @@ def test_kill_9_mid_fit_then_resume(tmp_path: Path):
     same_fit(run_job(None), resumed)
     assert resumed.epochs_run == 60
     assert not ckpt.folder.exists()
+
+
+def test_a_run_with_per_seed_autoencoders_resumes_every_fit_and_leaves_no_checkpoint(cache: Path):
+    from explainrec.lrrecsys.experiment import RunConfig, run_experiment
+
+    from .test_experiment import synthetic, texts_for
+
+    pairs, _ = synthetic()
+    texts = texts_for(pairs)  # 40 train pairs: 80 texts, 3 autoencoder batches of 32 a epoch, 5 epochs
+    config = TrainConfig(batch_size=16, epochs=3, patience=0)  # 36 rows after validation: 3 batches a epoch
+
+    def go():
+        return run_experiment(pairs, texts, RunConfig(), ModelConfig(), config, seeds=2, seed=5, progress=False)
+
+    def without_resume(metrics):
+        ae = metrics["autoencoder"]
+        return {**metrics, "autoencoder": {**ae, "per_seed": [{k: v for k, v in m.items() if k != "resumed_from_epoch"}
+                                                              for m in ae["per_seed"]]}}
+
+    fresh = go()
+    assert not cache.exists() or not any(cache.iterdir())
+    # in seed 6's autoencoder (its third epoch), then in seed 5's classification fit (its second epoch)
+    for steps, resumed_from in ((15 + 7, [5, 2]), (2 * 15 + 9 + 4, [5, 5])):
+        with interrupt_after(steps), pytest.raises(Interrupted):
+            go()
+        assert len(list((cache / "lrrecsys_autoencoder").iterdir())) == 2
+        again = go()
+        assert [m["resumed_from_epoch"] for m in again.metrics["autoencoder"]["per_seed"]] == resumed_from
+        assert without_resume(again.metrics) == without_resume(fresh.metrics)
+        pd.testing.assert_frame_equal(again.predictions, fresh.predictions)
+        assert not (cache / "lrrecsys_autoencoder").exists() and not (cache / "lrrecsys_train").exists()

@@ -84,3 +84,24 @@ def test_bad_params_and_inputs_are_one_line_and_write_nothing(root):
     (root / "emb" / "embeddings.parquet").unlink()
     one_line(stage(root, *TRAIN), "embeddings.parquet", "lrrecsys_embed")
     assert not (root / "out").exists() and not (root / "m").exists()
+
+
+def test_embed_writes_texts_and_the_train_run_fits_an_autoencoder_per_seed(root):
+    pairs = pd.read_parquet(root / "pairs" / "pairs.parquet")
+    (root / "expl").mkdir()
+    pd.DataFrame({"pair_id": pairs.pair_id, "split": pairs.split,
+                  "positive": [f"The consumer watched this movie because of w{k}" for k in range(len(pairs))],
+                  "negative": [f"The consumer did not watch this movie because of n{k}" for k in range(len(pairs))]
+                  }).to_parquet(root / "expl" / "explanations.parquet")
+    proc = stage(root, "lrrecsys_embed.py", "--name", "main", "--explanations", "expl", "--llm", "llm.json",
+                 "--encoder", "enc", "--out", "ae", "--metrics", "m/embed_main.json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in (root / "ae").iterdir()) == ["autoencoder.json", "texts.parquet"]
+    assert json.loads((root / "ae" / "autoencoder.json").read_text())["epochs"] == 3
+    proc = stage(root, *TRAIN[:6], "ae", *TRAIN[7:])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    ae = json.loads((root / "m" / "lr_recsys.json").read_text())["autoencoder"]
+    first = params()["seed"]
+    assert ae["fits"] == 2 and ae["texts"] == 32 and [m["seed"] for m in ae["per_seed"]] == [first, first + 1]
+    assert "2 autoencoders on 32 texts each" in proc.stdout
+    assert not (root / "cache" / "checkpoints" / "lrrecsys_autoencoder").exists()

@@ -37,7 +37,7 @@ def data(n: int, seed: int, d_in: int = 8) -> tuple[Inputs, np.ndarray]:
 def test_configs_and_targets():
     assert TrainConfig() == TrainConfig(0.01, 128, 100, 10, 0.1, "adam")
     for bad in ({"learning_rate": 0}, {"batch_size": 0}, {"patience": -1}, {"val_fraction": 1.0},
-                {"optimizer": "lbfgs"}):
+                {"optimizer": "lbfgs"}, {"device": "gpu"}):
         with pytest.raises(ParamError, match=next(iter(bad))):
             TrainConfig(**bad)
     r = np.array([1, 2, 3, 4, 5])
@@ -145,3 +145,16 @@ def test_paired_seed_test():
     assert one["p_value"] is None and one["std_diff"] == 0.0 and one["mean_diff"] == pytest.approx(0.1)
     with pytest.raises(ParamError):
         paired_seed_test([0.1, 0.2], [0.1])
+
+
+def test_run_seeds_takes_one_input_set_per_seed():
+    x, r = data(120, 0)
+    test, rt = data(40, 1)
+    shuffled = Inputs(x.user, x.item, x.history, torch.randn_like(x.explanations))
+    both = run_seeds(ModelConfig(), FAST, [x, shuffled], r, [test, test], rt, N_USERS, N_ITEMS, seeds=[0, 1],
+                     progress=False, checkpoint_name=None)
+    one = run_seeds(ModelConfig(), FAST, shuffled, r, test, rt, N_USERS, N_ITEMS, seeds=[1], progress=False,
+                    checkpoint_name=None)
+    assert np.array_equal(both.predictions["regression"][1], one.predictions["regression"][0])
+    with pytest.raises(ParamError, match="train_inputs"):
+        run_seeds(ModelConfig(), FAST, [x], r, test, rt, N_USERS, N_ITEMS, seeds=[0, 1], progress=False)

@@ -33,32 +33,36 @@ def tiny_tokenizer():
     return tok
 
 
-def tiny_model(vocab_size: int, seed: int = 0):
+def tiny_model(vocab_size: int, seed: int = 0, sharp: bool = False):
+    """``sharp``: untied output embeddings and 10 times the usual initialisation scale, so that what the
+    soft prompt changes in the hidden states reaches the sampled and greedy tokens (the default tiny
+    model, tied and near-uniform, repeats the prompt's last word whatever the prefix)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
     cfg = LlamaConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                       intermediate_size=64, vocab_size=vocab_size, max_position_embeddings=512,
-                      eos_token_id=2, pad_token_id=0, bos_token_id=None, tie_word_embeddings=True)
+                      eos_token_id=2, pad_token_id=0, bos_token_id=None, tie_word_embeddings=not sharp,
+                      initializer_range=0.2 if sharp else 0.02)
     model = LlamaForCausalLM(cfg)
     model.generation_config.eos_token_id = 2
     model.generation_config.pad_token_id = 0
     return model
 
 
-def tiny_backend(folder):
-    """The project's local backend (float32, CPU, one thread) on a fresh tiny model saved in ``folder``."""
+def tiny_backend(folder, sharp: bool = False, device: str = "cpu"):
+    """The project's local backend (float32, ``device``, one thread) on a fresh tiny model saved in ``folder``."""
     from explainrec.llm.local import TransformersBackend
     from explainrec.llm.spec import LLMSpec
 
     tok = tiny_tokenizer()
-    model = tiny_model(len(tok))
+    model = tiny_model(len(tok), sharp=sharp)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
-    spec = LLMSpec(name="tiny", backend="transformers", model=str(folder), dtype="float32", device="cpu", threads=1,
-                   batch_size=8, prefix_cache_mb=64, identity="tiny-llama")
+    spec = LLMSpec(name="tiny", backend="transformers", model=str(folder), dtype="float32", device=device, threads=1,
+                   batch_size=8, prefix_cache_mb=64, identity="tiny-llama-sharp" if sharp else "tiny-llama")
     return TransformersBackend(spec)
 
 

@@ -34,15 +34,15 @@ def job_explainer(model_dir: str | Path) -> Any:
 
 
 def job_dataset(explainer: Any, steps: int = STEPS, spare: int = 0) -> dict[str, list[Any]]:
-    """Two prompts a step (the round loop's shape: one epoch), and ``spare`` more (the step then ends
-    inside the epoch)."""
+    """Two prompts per generation batch (``steps / num_iterations`` batches: the round loop's shape, one
+    epoch), and ``spare`` more (the step then ends inside the epoch)."""
     from explainrec.lrrecsys.prompts import DOMAINS
     from explainrec.recpie.config import ExplainerConfig
     from explainrec.recpie.explainer import explanation_request, render
 
     requests = [explanation_request(["fun drama"], "dark comedy", u, True, DOMAINS["movie"], "zero_shot",
                                     "contrastive", ExplainerConfig()) for u in (0, 1)]
-    n = 2 * steps + spare
+    n = 2 * job_config(steps).generation_batches + spare
     return {"prompt": [render(explainer, requests[i % 2]) for i in range(n)], "user": [i % 2 for i in range(n)]}
 
 

@@ -125,16 +125,16 @@ def test_interrupted_then_resumed_equals_uninterrupted(reference, tmp_path, monk
 
 def test_a_changed_input_starts_afresh(tmp_path, monkeypatch, cache):
     with monkeypatch.context() as m, pytest.raises(Interrupted):
-        stop_at(m, 2)
-        run_job(job_explainer(tmp_path / "model"), steps=3)
+        stop_at(m, 3)
+        run_job(job_explainer(tmp_path / "model"), steps=4)
     [kept] = checkpoints(cache)
-    assert run_job(job_explainer(tmp_path / "m1"), seed=4, steps=3)["resumed_from_step"] == 0
-    assert run_job(job_explainer(tmp_path / "m2"), key="another round", steps=3)["resumed_from_step"] == 0
+    assert run_job(job_explainer(tmp_path / "m1"), seed=4, steps=4)["resumed_from_step"] == 0
+    assert run_job(job_explainer(tmp_path / "m2"), key="another round", steps=4)["resumed_from_step"] == 0
     changed = job_explainer(tmp_path / "m3")
     changed.soft_prompt.set_users(torch.ones(2, 4))  # another E_c: another explainer state
-    assert run_job(changed, steps=3)["resumed_from_step"] == 0
+    assert run_job(changed, steps=4)["resumed_from_step"] == 0
     assert checkpoints(cache) == [kept]  # still there for its own rerun
-    assert run_job(job_explainer(tmp_path / "m4"), steps=3)["resumed_from_step"] == 1
+    assert run_job(job_explainer(tmp_path / "m4"), steps=4)["resumed_from_step"] == 2
     assert not checkpoints(cache)
 
 
@@ -151,12 +151,12 @@ def test_the_round_loop_resumes_its_grpo_step(tmp_path, monkeypatch, cache):
                 if k not in ("seconds", "llm", "generated", "cached", "resumed_from_step")}
 
     with monkeypatch.context() as m, pytest.raises(Interrupted):
-        stop_at(m, 2)  # inside round 0's step of 2, after the checkpoint of its step 1
+        stop_at(m, 3)  # inside round 0's step of 4, after the checkpoint of its first generation batch (2 steps)
         _run(tmp_path / "killed")
     [folder] = checkpoints(cache, loop.GRPO_CHECKPOINT)
-    assert last_trainer_checkpoint(folder).name == "checkpoint-1"
+    assert last_trainer_checkpoint(folder).name == "checkpoint-2"
     resumed = _run(tmp_path / "killed")
-    assert resumed.rounds[0]["resumed_from_step"] == 1 and resumed.rounds[0]["rl_steps"] == 2
+    assert resumed.rounds[0]["resumed_from_step"] == 2 and resumed.rounds[0]["rl_steps"] == 4
     assert not checkpoints(cache, loop.GRPO_CHECKPOINT)
 
     clean = _run(tmp_path / "clean")

@@ -68,3 +68,80 @@ def test_wrong_user_table_shape_is_a_one_line_error(tiny):
     ex = _explainer(tiny)
     with pytest.raises(ParamError, match="param 'users'"):
         ex.soft_prompt.set_users(torch.zeros(2, 4))
+
+
+def _requests(users, max_new_tokens=8):
+    config = ExplainerConfig(max_new_tokens=max_new_tokens)
+    return [explanation_request(["fun drama"], "dark comedy", u, True, DOMAINS["movie"], "zero_shot", "contrastive",
+                                config) for u in users]
+
+
+def test_explain_outputs_follow_the_soft_prompt(tmp_path):
+    """The greedy explanations of three users with the same prompt text: the same while the projection
+    is zero, not all the same once it is not (the hook acts in the backend's batched decoding)."""
+    from explainrec.recpie.explainer import explain
+    from tests.recpie.conftest import tiny_backend
+
+    ex = build_explainer(tiny_backend(tmp_path / "sharp", sharp=True), 3, 4, ExplainerConfig(lora_r=4), 0)
+    torch.manual_seed(1)
+    ex.soft_prompt.set_users(torch.randn(3, 4))
+    requests = {True: _requests((0, 1, 2)), False: _requests((0, 1, 2))}
+    zero, _ = explain(ex, requests, tmp_path / "cache.sqlite")
+    assert len(set(zero[True])) == 1 and zero[True][0].strip()
+    with torch.no_grad():
+        ex.soft_prompt.proj.weight.normal_(0, 3.0)
+    on, stats = explain(ex, requests, tmp_path / "cache.sqlite")
+    assert stats["llm_calls"] == 3  # a new state: nothing from the cache (3 distinct requests)
+    assert len(set(on[True])) > 1, on[True]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_the_soft_prompt_follows_the_model_dtype(tiny, dtype):
+    """``proj`` and E_c take the model's device and dtype (float32 for a 16-bit model, as peft keeps
+    LoRA weights); the hooked embeddings keep the model's dtype and hold proj(E_c[k]) computed in it."""
+    tiny.model.to(dtype)
+    ex = build_explainer(tiny, 3, 4, ExplainerConfig(lora_r=4), 0)
+    weights = ex.model.get_input_embeddings().weight
+    want = torch.float32 if dtype == torch.bfloat16 else dtype
+    sp = ex.soft_prompt
+    assert sp.proj.weight.dtype == sp.users.dtype == want and sp.proj.weight.device == weights.device
+    torch.manual_seed(2)
+    sp.set_users(torch.randn(3, 4, dtype=torch.float32))
+    with torch.no_grad():
+        sp.proj.weight.normal_(0, 1.0)
+        sp.proj.bias.normal_(0, 1.0)
+        ids = torch.tensor([[5, ex.user_ids[2], 6]])
+        out = ex.model.get_input_embeddings()(ids)
+        expected = sp.proj(sp.users[2])
+    assert out.dtype == dtype
+    tol = 1e-12 if dtype == torch.float64 else 1e-2  # float64: not rounded through a float32 projection
+    torch.testing.assert_close(out[0, 1].to(want), expected.to(dtype).to(want), rtol=tol, atol=tol)
+    torch.testing.assert_close(out[0, 0], weights[5])  # other positions untouched
+
+
+@pytest.mark.gpu
+def test_soft_prompt_explain_kl_and_a_grpo_step_on_cuda(tmp_path):
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA: torch.cuda.is_available() is False here")
+    from explainrec.recpie.config import RLConfig
+    from explainrec.recpie.explainer import explain, kl_to_reference
+    from explainrec.recpie.rl import grpo_update
+    from tests.recpie.conftest import tiny_backend
+
+    backend = tiny_backend(tmp_path / "cuda", sharp=True, device="cuda")
+    ex = build_explainer(backend, 3, 4, ExplainerConfig(lora_r=4), 0)
+    assert ex.soft_prompt.proj.weight.device.type == "cuda" and ex.soft_prompt.users.device.type == "cuda"
+    ex.soft_prompt.set_users(torch.randn(3, 4))  # a CPU table: copied onto the GPU
+    with torch.no_grad():
+        ex.soft_prompt.proj.weight.normal_(0, 3.0)
+    requests = {True: _requests((0, 1, 2)), False: _requests((0, 1, 2))}
+    out, _ = explain(ex, requests, tmp_path / "cache.sqlite")
+    assert len(out[True]) == 3
+    prompts = [render(ex, r) for r in requests[True]]
+    assert kl_to_reference(ex, prompts, out[True]) > 0
+    before = ex.soft_prompt.proj.weight.detach().clone()
+    m = grpo_update(ex, {"prompt": prompts[:2]}, lambda prompts, completions, **_: [float(len(c)) for c in completions],
+                    RLConfig(steps=2, num_generations=2, prompts_per_step=2, max_completion_length=4,
+                             learning_rate=0.05), seed=0)
+    assert m["rl_steps"] == 2 and ex.soft_prompt.proj.weight.device.type == "cuda"
+    assert not torch.equal(before, ex.soft_prompt.proj.weight.detach())

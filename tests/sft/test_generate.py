@@ -70,3 +70,21 @@ def test_no_test_pairs_and_bad_params(tiny_model_dir, folders, tmp_path):
         from_section(GenerateParams, {"batch_size": 0}, "generate")
     with pytest.raises(InputError, match="config.json"):
         open_model_llm(tmp_path, PARAMS)
+
+
+def test_the_fine_tuned_model_generates_in_float32_by_default(tiny_model_dir, monkeypatch):
+    """One numeric mode: even where the CPU has AMX (``dtype: auto`` would pick bfloat16 there) the
+    generate stage runs float32 unless params.yaml says otherwise."""
+    import explainrec.llm.local as local
+
+    monkeypatch.setattr(local, "cpu_has_amx_bf16", lambda: True)
+    assert GenerateParams().dtype == "float32"
+    llm = open_model_llm(tiny_model_dir, PARAMS, None, progress=False, use_cache=False)
+    assert llm.stats.machine["dtype"] == "float32" and llm.stats.machine["device"] == "cpu"
+    auto = open_model_llm(tiny_model_dir, GenerateParams(max_new_tokens=6, batch_size=4, threads=1, dtype="auto",
+                                                         device="cpu"), None, progress=False, use_cache=False)
+    assert auto.stats.machine["dtype"] == "bfloat16"
+    with pytest.raises(ParamError, match="generate.device': expected auto, cpu, mps, cuda or cuda:N, got 'gpu'"):
+        from_section(GenerateParams, {"device": "gpu"}, "generate")
+    with pytest.raises(ParamError, match="generate.dtype"):
+        from_section(GenerateParams, {"dtype": "float64"}, "generate")

@@ -143,12 +143,66 @@ def test_two_fits_are_bit_identical_at_the_default_width():
     assert a.history == b.history
 
 
-def test_reg_on_and_resampling_run_and_bad_params_name_the_field():
-    train, test = planted(n_comm=2, n_users=8, n_items=10)
+def test_reg_on_puts_the_l2_term_on_the_right_tensor(monkeypatch):
+    """One epoch of one batch (no validation slice): the epoch's loss - bpr is the L2 term at the initial
+    weights, reg_weight x the summed squares of the batch's propagated rows (batch) or of its layer-0 rows
+    (layer0), computed here from the same seeded initialisation and the same negatives."""
+    from explainrec.xrec import graph
+
+    train, test = planted(n_comm=2, n_users=6, n_items=8)
+    train = train.sort_values(["user_id", "item_id"])  # the row order of the fit's BPR rows and negatives
+    drawn = []
+    original = graph._negatives
+
+    def spy(users, n_items, seen, rng):
+        drawn.append(original(users, n_items, seen, rng))
+        return drawn[-1]
+
+    monkeypatch.setattr(graph, "_negatives", spy)
+    config = replace(FAST, max_epochs=1, val_fraction=0.0, batch_size=4096, reg_weight=0.5)
+    users, items = sorted(set(train["user_id"])), sorted(set(train["item_id"]))
+    u = torch.tensor(train["user_id"].map({x: k for k, x in enumerate(users)}).to_numpy(np.int64))
+    i = torch.tensor(train["item_id"].map({x: k for k, x in enumerate(items)}).to_numpy(np.int64))
+    terms = {}
     for reg_on in ("batch", "layer0"):
-        fit = train_lightgcn(train, test, replace(FAST, max_epochs=3, reg_on=reg_on, resample_negatives=True),
-                             seed=1, progress=False)
-        assert fit.metrics["epochs"] == 3 and all(math.isfinite(h["loss"]) for h in fit.history)
+        fit = train_lightgcn(train, test, replace(config, reg_on=reg_on), seed=4, progress=False)
+        neg = torch.tensor(drawn[-1])
+        torch.manual_seed(4)
+        model = LightGCN(len(users), len(items), normalized_adjacency(len(users), len(items), u.numpy(), i.numpy()),
+                         config.dim, config.layers, config.combine)
+        with torch.no_grad():
+            eu, ei, eu0, ei0 = (t.detach() for t in model())
+        bpr = float(bpr_loss(eu[u], ei[i], ei[neg]))
+        prop = float(eu[u].square().sum() + ei[i].square().sum() + ei[neg].square().sum())
+        zero = float(eu0[u].square().sum() + ei0[i].square().sum() + ei0[neg].square().sum())
+        h = fit.history[0]
+        assert h["bpr"] == pytest.approx(bpr, abs=2e-6)
+        terms[reg_on] = h["loss"] - h["bpr"]
+        assert terms[reg_on] == pytest.approx(0.5 * (prop if reg_on == "batch" else zero), rel=1e-4, abs=2e-6)
+    assert abs(terms["batch"] - terms["layer0"]) > 0.05  # the two tensors differ: the test tells them apart
+
+
+def test_resampled_negatives_differ_per_epoch_and_change_the_fit(monkeypatch):
+    from explainrec.xrec import graph
+
+    train, test = planted(n_comm=2, n_users=8, n_items=10)
+    calls = []
+    original = graph._negatives
+    monkeypatch.setattr(graph, "_negatives", lambda *a: calls.append(original(*a)) or calls[-1])
+    config = replace(FAST, max_epochs=3, patience=50)
+    once = train_lightgcn(train, test, config, seed=1, progress=False)
+    assert len(calls) == 1  # sampled once (XRec's code)
+    calls.clear()
+    every = train_lightgcn(train, test, replace(config, resample_negatives=True), seed=1, progress=False)
+    assert len(calls) == 3 and not np.array_equal(calls[0], calls[1]) and not np.array_equal(calls[1], calls[2])
+    assert every.history != once.history
+    assert not np.array_equal(every.user_embeddings, once.user_embeddings)
+    layer0 = train_lightgcn(train, test, replace(config, reg_on="layer0", reg_weight=1e-2), seed=1, progress=False)
+    batch = train_lightgcn(train, test, replace(config, reg_weight=1e-2), seed=1, progress=False)
+    assert not np.array_equal(layer0.user_embeddings, batch.user_embeddings)
+
+
+def test_bad_gnn_params_name_the_field():
     for bad in ({"combine": "max"}, {"dim": 0}, {"reg_on": "all"}, {"val_fraction": 1.0}, {"resample_negatives": 1}):
         with pytest.raises(ParamError, match=next(iter(bad))) as info:
             GNNConfig(**bad)

@@ -52,3 +52,13 @@ def test_bad_config_names_the_field(field, value):
     with pytest.raises(ParamError) as e:
         MoEConfig(**{field: value})
     assert e.value.param == field
+
+
+def test_adapters_take_inputs_of_any_float_dtype_on_their_own_device():
+    """Graph vectors may come as float64 (numpy's default): they are cast to the adapters' float32."""
+    torch.manual_seed(0)
+    a = Adapters(8, 16, MoEConfig(dropout=0.0)).eval()
+    x = torch.randn(3, 8, dtype=torch.float64)
+    u, i = a(x, x)
+    assert a.device == torch.device("cpu") and u.dtype == i.dtype == torch.float32
+    assert torch.equal(u, a.user(x.float())) and torch.equal(i, a.item(x.float()))

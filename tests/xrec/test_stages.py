@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -83,3 +84,41 @@ def test_an_unknown_variant_key_names_its_path(root: Path):
                  "--targets", "cpeg", "--splits", "splits", "--filtered", "filtered", "--llm", "llm.json",
                  "--out", "moe", "--metrics", "m/moe.json")
     assert proc.returncode == 1 and "xrec.variants.full.inject" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_zero_shot_test_only_takes_the_users_the_graph_never_sees(root: Path):
+    """``xrec.sparsity.zero_shot: test_only`` (XRec's issue #6): the users with no interaction in the graph's
+    splits are the zero-shot set, whatever ``zero_shot_users`` says; a user with profile items outside
+    those splits gets the mean of their embeddings."""
+    test = pd.read_parquet(root / "splits" / "test.parquet")
+    extra = pd.DataFrame([{"user_id": u, "item_id": i, "rating": 4.0, "timestamp": 9} for u, i in
+                          (("t0", "i1"), ("t0", "i2"), ("t1", "i3"), ("p0", "i4"))])
+    pd.concat([test, extra]).to_parquet(root / "splits" / "test.parquet")
+    profile = pd.read_parquet(root / "splits" / "profile.parquet")
+    only_profile = pd.DataFrame([{"user_id": "p0", "item_id": i, "rating": 4.0, "timestamp": 0} for i in ("i0", "i5")])
+    pd.concat([profile, only_profile]).to_parquet(root / "splits" / "profile.parquet")
+    p = yaml.safe_load((root / "params.yaml").read_text())
+    p["xrec"]["sparsity"] = {**p["xrec"]["sparsity"], "zero_shot": "test_only", "zero_shot_users": 0.5}
+    p["xrec"]["gnn"]["splits"] = ["profile", "train"]
+    (root / "params.yaml").write_text(yaml.safe_dump(p))
+    proc = stage(root, *GNN)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    users = pd.read_parquet(root / "gnn" / "users.parquet").set_index("user_id")
+    assert set(users.index[users.zero_shot]) == {"t0", "t1"}  # p0 has profile edges in the graph
+    m = json.loads((root / "m" / "gnn.json").read_text())
+    assert m["zero_shot_users"] == 2 and m["zero_shot"] == "test_only"
+    assert m["train_edges"] + m["val_edges"] == 12 * 4 + 2
+    assert (np.stack(users.loc[["t0", "t1"], "embedding"]) == 0).all()  # no profile items: zero vectors
+    # the graph learns the train split only: p0 (profile items only) is never in it, and gets its items' mean
+    p["xrec"]["gnn"]["splits"] = ["train"]
+    (root / "params.yaml").write_text(yaml.safe_dump(p))
+    shutil.rmtree(root / "gnn")
+    proc = stage(root, *GNN)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    users = pd.read_parquet(root / "gnn" / "users.parquet").set_index("user_id")
+    items = pd.read_parquet(root / "gnn" / "items.parquet").set_index("item_id")
+    assert set(users.index[users.zero_shot]) == {"t0", "t1", "p0"}
+    np.testing.assert_allclose(users.loc["p0", "embedding"], np.mean(np.stack(items.loc[["i0", "i5"], "embedding"]), 0),
+                               rtol=1e-6)
+    m = json.loads((root / "m" / "gnn.json").read_text())
+    assert m["train_edges"] + m["val_edges"] == 12  # 12 users x 1 train pair

@@ -24,6 +24,7 @@ import pandas as pd
 
 from explainrec.errors import InputError, ParamError
 from explainrec.evaluation.bootstrap import CompareParams, Difference, paired_bootstrap
+from explainrec.evaluation.identical import identical_note, identical_texts
 
 TABLE_COLUMNS = ("user_id", "item_id", "explanation", "reference")
 
@@ -89,7 +90,8 @@ def _stat_block(d: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
 
 def evaluate_table(table: pd.DataFrame, encoder: str | Path, judge: Any, params: EvalParams,
                    progress: bool = True) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Every metric for ``table``: a per-sample score table and the metrics (means, stds, counts).
+    """Every metric for ``table``: a per-sample score table (with each pair's ``explanation``, as
+    generated) and the metrics (means, stds, counts).
 
     ``encoder`` is the BERTScore encoder folder unless ``params.bertscore_encoder`` names another.
     ``judge`` is an :class:`explainrec.llm.LLM` (or anything with its ``chat``) that
@@ -122,6 +124,8 @@ def evaluate_table(table: pd.DataFrame, encoder: str | Path, judge: Any, params:
         "bleu1": bl["per_sample"]["bleu1"], "bleu4": bl["per_sample"]["bleu4"],
         **{f"{t}_f1": rg[t]["per_sample"]["f1"] for t in ("rouge1", "rouge2", "rougeL")},
         **{name: m["per_sample"] for name, m in learned.items() if m.get("computed")},
+        # the text scored, as generated: eval_summary names explainers whose texts are identical
+        "explanation": raw_c,
     })
     metrics: dict[str, Any] = {
         "pairs": len(table),
@@ -194,6 +198,9 @@ def summarise(methods: Mapping[str, Mapping[str, Any]], scores: Mapping[str, pd.
     baseline on :data:`COMPARED` by a paired bootstrap (:func:`compare_to_baseline`, seeded
     by ``seed``): ``vs_<baseline>`` in its summary entry and a second markdown table.
     ``labels`` name each explainer's table in errors (its file); ``scores of <name>`` by default.
+    The score tables' ``explanation`` column, where they have one, is checked for explainers whose
+    texts are identical (:func:`~explainrec.evaluation.identical.identical_texts`): ``identical_to`` in
+    their summary entries and a note under the table.
     """
     if not methods:
         raise ParamError("explainers", "at least one explainer to summarise")
@@ -235,9 +242,17 @@ def summarise(methods: Mapping[str, Mapping[str, Any]], scores: Mapping[str, pd.
     for name in ("bleurt", "bartscore"):
         if isinstance(first.get(name), Mapping) and not first[name].get("computed"):
             notes.append(f"{name}: not computed ({first[name].get('reason')}).")
+    same: dict[str, dict[str, int]] = {}
+    if scores is not None:
+        texts = {n: scores[n] for n in methods if n in scores and "explanation" in scores[n].columns}
+        same = identical_texts(texts)
+        notes.append(identical_note(same, [n for n in methods if n not in texts]))
     markdown = "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
     summary = {name: {_slug(h): v for h, v in row.items() if v is not None} | {"pairs": methods[name].get("pairs")}
                for name, row in values.items()}
+    for name, others in same.items():
+        if others:
+            summary[name]["identical_to"] = list(others)
     if scores is not None:
         compare = compare or CompareParams()
         differences = compare_to_baseline(list(methods), scores, compare, seed, labels)

@@ -16,7 +16,6 @@ from explainrec.errors import ParamError
 BACKENDS = ("transformers", "openai")
 #: the one model materialised from a registry package by the assets stage
 BUNDLED = "bundled:smollm2-135m"
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class LLMSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from explainrec.config import check_bool, check_choice, check_int, check_number
+        from explainrec.config import DTYPES, check_bool, check_choice, check_int, check_number
 
         check_choice(self.backend, "backend", BACKENDS)
         if not self.model or not isinstance(self.model, str):

@@ -79,7 +79,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from torch import nn
 from tqdm.auto import tqdm
 
-from explainrec.checkpoints import Checkpoint, fingerprint, rng_state, set_rng_state
+from explainrec.checkpoints import UNUSABLE, Checkpoint, fingerprint, restore_fit, rng_state
 from explainrec.config import check_choice, check_int, check_number
 from explainrec.errors import ExplainrecError, ParamError
 from explainrec.io import atomic_dir, write_json
@@ -279,17 +279,10 @@ def train_autoencoder(texts: Sequence[str], config: AutoencoderConfig, seed: int
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is not None:  # the state at the end of epoch saved["epoch"]
         try:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            shuffle.set_state(saved["shuffle"])
-            set_rng_state(saved["rng"])
+            restore_fit(saved, model, optimizer, shuffle)
             losses = list(saved["losses"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # a state this code cannot use
-            import warnings
-
-            warnings.warn(f"{checkpoint.path}: a checkpoint this training cannot use ({type(exc).__name__}: {exc}); "
-                          "it starts again", stacklevel=2)
-            checkpoint.clear()
+        except UNUSABLE as exc:  # a state this code cannot use
+            checkpoint.discard(exc)
             return train_autoencoder(texts, config, seed, progress, checkpoint, save_every, keep_checkpoint)
     resumed_from = len(losses)
     bar = tqdm(range(resumed_from + 1, config.epochs + 1), desc="autoencoder", unit="epoch", disable=not progress)

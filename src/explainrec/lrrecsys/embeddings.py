@@ -3,7 +3,13 @@
 ``autoencoder``
     the paper's model: the text autoencoder trained on the train pairs' positive and
     negative explanations only (App. C.1: no test text leaks into it), then applied to
-    every pair.
+    every pair. It is fitted inside each run, once per model seed and on that run's share
+    of the train pairs only (:func:`autoencoder_embeddings`, called by
+    :func:`explainrec.lrrecsys.experiment.run_experiment`), so the spread over seeds includes
+    the autoencoder's and Table 3's learning-efficiency runs never see the texts they leave
+    out. The lrrecsys_embed stage therefore writes the texts (``texts.parquet``) and the
+    settings (``autoencoder.json``) for an autoencoder entry, not vectors
+    (:func:`load_embeddings` reads either).
 ``llm``
     Ablation 2 as the paper words it: the LLM's own embedding of the explanation, here the
     mean over the explanation's tokens of the ``llm``'s last hidden states (needs its
@@ -11,14 +17,17 @@
 ``sentence``
     ours: the repository's sentence encoder (L2-normalised), also projected by the recommender.
 
-The table holds ``pair_id``, ``split`` and one float32 list column per explanation.
+The ``llm`` and ``sentence`` tables hold ``pair_id``, ``split`` and one float32 list column per
+explanation (``embeddings.parquet``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +38,8 @@ from explainrec.io import read_table
 
 ENCODERS = ("autoencoder", "llm", "sentence")
 FILE = "embeddings.parquet"
+#: an autoencoder entry's folder: the explanations and the autoencoder's settings
+TEXTS_FILE, AUTOENCODER_FILE = "texts.parquet", "autoencoder.json"
 KINDS = ("positive", "negative")
 
 
@@ -104,56 +115,139 @@ def read_embeddings(path: str | Path, pair_ids: Sequence[str]) -> np.ndarray:
 
 @dataclass
 class Embedded:
-    """An embedding table, its metrics and, for the autoencoder, the fit (saved beside the table)."""
+    """An embedding table and its metrics; for the autoencoder, the explanations table (the
+    vectors come per run and seed, see :func:`autoencoder_embeddings`) and its settings."""
 
     table: pd.DataFrame
     metrics: dict[str, object]
-    fit: object | None = None
+    autoencoder: Any = None  # AutoencoderConfig for an autoencoder entry
 
 
-def embed_explanations(explanations: pd.DataFrame, config: EmbedConfig, seed: int, *,
+def embed_explanations(explanations: pd.DataFrame, config: EmbedConfig, *,
                        autoencoder: object | None = None, llm_model: str | Path | None = None,
                        encoder_folder: str | Path | None = None, progress: bool = True) -> Embedded:
     """Embed every pair's positive and negative explanation with ``config.encoder``.
 
-    The autoencoder (its :class:`~explainrec.lrrecsys.autoencoder.AutoencoderConfig` in
-    ``autoencoder``) learns from the train split's explanations only and then embeds all
-    of them; ``llm_model`` (a transformers folder) and ``encoder_folder`` serve the other two.
+    ``llm_model`` (a transformers folder) and ``encoder_folder`` serve the ``llm`` and
+    ``sentence`` encoders. For the ``autoencoder`` (its
+    :class:`~explainrec.lrrecsys.autoencoder.AutoencoderConfig` in ``autoencoder``) nothing is
+    fitted here: the result holds the explanations and the settings, and each run fits the
+    autoencoder per seed on its own train pairs.
     """
     pos = explanations["positive"].astype(str).tolist()
     neg = explanations["negative"].astype(str).tolist()
     train = (explanations["split"] == "train").to_numpy()
     metrics: dict[str, object] = {"encoder": config.encoder, "explanations": config.explanations,
                                   "pairs": int(len(explanations)), "train_pairs": int(train.sum())}
-    fit = None
     if config.encoder == "autoencoder":
-        from explainrec.lrrecsys.autoencoder import (PAD, UNK, autoencoder_checkpoint, embed, reconstruction_accuracy,
-                                                     train_autoencoder)
+        from explainrec.lrrecsys.autoencoder import AutoencoderConfig, Vocabulary
 
-        corpus = [t for t, keep in zip(pos, train) if keep] + [t for t, keep in zip(neg, train) if keep]
-        # resumable after a kill (checkpoints under $EXPLAINREC_CACHE/checkpoints, removed when the fit is done)
-        fit = train_autoencoder(corpus, autoencoder, seed, progress=progress,
-                                checkpoint=autoencoder_checkpoint("lrrecsys_autoencoder", corpus, autoencoder, seed))
-        test_texts = [t for t, keep in zip(pos + neg, np.concatenate([train, train])) if not keep]
-        test_ids = fit.vocab.encode(test_texts, fit.config.max_len)
-        words = test_ids[test_ids != PAD]
-        metrics.update({
-            "vocabulary": len(fit.vocab),
-            "mlp_parameters": fit.model.mlp_parameter_count(),
-            "parameters": fit.model.parameter_count(),
-            "final_loss": round(fit.losses[-1], 5),
-            "train_token_accuracy": round(fit.token_accuracy, 4),
-            "chance_token_accuracy": round(fit.chance_accuracy, 4),
-            "test_token_accuracy": round(reconstruction_accuracy(fit.model, test_ids), 4) if words.size else None,
-            "test_unknown_share": round(float((words == UNK).mean()), 4) if words.size else None,
-            "resumed_from_epoch": fit.resumed_from,
-        })
-        p, n = embed(fit, None, pos), embed(fit, None, neg)
-    elif config.encoder == "llm":
+        ae = autoencoder if autoencoder is not None else AutoencoderConfig()
+        corpus = [t for t, keep in zip(pos + neg, np.concatenate([train, train])) if keep]
+        metrics.update({"dim": ae.bottleneck, "fitted": "per model seed and train share, by lrrecsys_train",
+                        "train_vocabulary": len(Vocabulary.build(corpus, ae.min_count)) if corpus else 0})
+        table = explanations[["pair_id", "split", "positive", "negative"]].astype(str).reset_index(drop=True)
+        return Embedded(table, metrics, ae)
+    if config.encoder == "llm":
         both = llm_hidden_embeddings(llm_model, pos + neg)
-        p, n = both[:len(pos)], both[len(pos):]
     else:
         both = sentence_embeddings(encoder_folder, pos + neg)
-        p, n = both[:len(pos)], both[len(pos):]
+    p, n = both[:len(pos)], both[len(pos):]
     metrics["dim"] = int(p.shape[1]) if p.ndim == 2 else 0
-    return Embedded(embedding_table(explanations, p, n), metrics, fit)
+    return Embedded(embedding_table(explanations, p, n), metrics)
+
+
+def save_embedded(result: Embedded, folder: Path) -> None:
+    """Write ``result`` into ``folder`` (an existing, empty folder): ``embeddings.parquet``, or
+    ``texts.parquet`` and ``autoencoder.json`` for the autoencoder."""
+    from explainrec.io import write_json, write_parquet
+
+    if result.autoencoder is None:
+        write_parquet(result.table, folder / FILE)
+    else:
+        write_parquet(result.table, folder / TEXTS_FILE)
+        write_json(folder / AUTOENCODER_FILE, asdict(result.autoencoder))
+
+
+@dataclass(frozen=True)
+class AutoencoderTexts:
+    """The explanations of the pairs, in the pairs' order, still to be encoded by an autoencoder
+    that each run fits per seed on its train pairs (:func:`autoencoder_embeddings`)."""
+
+    positive: list[str]
+    negative: list[str]
+    config: Any  # AutoencoderConfig
+
+    def __len__(self) -> int:
+        return len(self.positive)
+
+
+def load_embeddings(folder: str | Path, pair_ids: Sequence[str]) -> np.ndarray | AutoencoderTexts:
+    """An lrrecsys_embed folder for ``pair_ids``: float32 ``[n, 2, d]`` vectors (the llm and sentence
+    encoders) or, for an autoencoder entry, the :class:`AutoencoderTexts` to fit it on."""
+    from explainrec.lrrecsys.autoencoder import AutoencoderConfig
+
+    folder = Path(folder)
+    if not (folder / AUTOENCODER_FILE).is_file():
+        return read_embeddings(folder / FILE, pair_ids)
+    config = AutoencoderConfig(**json.loads((folder / AUTOENCODER_FILE).read_text()))
+    table = read_table(folder / TEXTS_FILE, "explanation texts", "the lrrecsys_embed stage", ("pair_id", *KINDS))
+    index = dict(zip(table["pair_id"].astype(str), range(len(table))))
+    missing = [p for p in pair_ids if p not in index]
+    if missing:
+        raise InputError(folder / TEXTS_FILE, "pair_id", "an explanation for every pair of the pairs table "
+                         "(rerun the chain)", got=f"{len(missing)} missing, e.g. {missing[0]}")
+    rows = table.iloc[[index[p] for p in pair_ids]]
+    return AutoencoderTexts(rows["positive"].astype(str).tolist(), rows["negative"].astype(str).tolist(), config)
+
+
+@dataclass
+class AutoencoderRun:
+    """One seed's autoencoder: the fit, every pair's vectors ``[n, 2, bottleneck]`` and its metrics."""
+
+    fit: Any  # AutoencoderFit
+    vectors: np.ndarray
+    metrics: dict[str, Any]
+    checkpoint: Any = None  # the Checkpoint kept for the caller to clear, or None
+
+
+def autoencoder_embeddings(texts: AutoencoderTexts, train_rows: Sequence[int], seed: int, *,
+                           negatives: bool = True, test_rows: Sequence[int] = (),
+                           checkpoint_name: str | None = "lrrecsys_autoencoder", keep_checkpoint: bool = False,
+                           progress: bool = False) -> AutoencoderRun:
+    """Fit the autoencoder with ``seed`` on the explanations of the pairs ``train_rows`` (their
+    positives, then, with ``negatives``, their negatives: App. C.1, training data only) and
+    embed every pair's two explanations with it.
+
+    ``test_rows``: the pairs whose texts the metrics' held-out reconstruction accuracy is
+    measured on. ``checkpoint_name``: the fit resumes after a kill from
+    ``$EXPLAINREC_CACHE/checkpoints/<name>/`` (None: no checkpoint); with ``keep_checkpoint`` the
+    checkpoint stays (``checkpoint`` of the result) until the caller clears it."""
+    from explainrec.lrrecsys.autoencoder import (PAD, UNK, autoencoder_checkpoint, embed, reconstruction_accuracy,
+                                                 train_autoencoder)
+
+    rows = [int(r) for r in train_rows]
+    corpus = [texts.positive[r] for r in rows] + ([texts.negative[r] for r in rows] if negatives else [])
+    checkpoint = None
+    if checkpoint_name is not None:
+        checkpoint = autoencoder_checkpoint(checkpoint_name, corpus, texts.config, seed)
+    fit = train_autoencoder(corpus, texts.config, seed, progress=progress, checkpoint=checkpoint,
+                            keep_checkpoint=keep_checkpoint)
+    vectors = np.stack([embed(fit, None, texts.positive), embed(fit, None, texts.negative)], axis=1)
+    held_out = [texts.positive[int(r)] for r in test_rows] + \
+        ([texts.negative[int(r)] for r in test_rows] if negatives else [])
+    ids = fit.vocab.encode(held_out, fit.config.max_len)
+    words = ids[ids != PAD]
+    metrics = {
+        "seed": int(seed),
+        "texts": len(corpus),
+        "vocabulary": len(fit.vocab),
+        "parameters": fit.model.parameter_count(),
+        "final_loss": round(fit.losses[-1], 5),
+        "train_token_accuracy": round(fit.token_accuracy, 4),
+        "chance_token_accuracy": round(fit.chance_accuracy, 4),
+        "test_token_accuracy": round(reconstruction_accuracy(fit.model, ids), 4) if words.size else None,
+        "test_unknown_share": round(float((words == UNK).mean()), 4) if words.size else None,
+        "resumed_from_epoch": fit.resumed_from,
+    }
+    return AutoencoderRun(fit, vectors.astype(np.float32), metrics, checkpoint if keep_checkpoint else None)

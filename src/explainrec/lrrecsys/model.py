@@ -90,6 +90,10 @@ class Inputs:
             index = torch.as_tensor(np.asarray(index))
         return Inputs(self.user[index], self.item[index], self.history[index], self.explanations[index])
 
+    def to(self, device: Any) -> Inputs:
+        """The same samples on ``device``."""
+        return Inputs(self.user.to(device), self.item.to(device), self.history.to(device), self.explanations.to(device))
+
 
 def _check_sizes(value: Any, name: str, allow_empty: bool) -> tuple[int, ...]:
     sizes = tuple(value) if isinstance(value, (list, tuple)) else None

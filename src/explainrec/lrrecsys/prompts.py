@@ -70,16 +70,19 @@ def resolve_domain(name: str, dataset_format: str | None) -> Domain:
     return DOMAINS[name]
 
 
-# The paper's one-shot examples (App. C.2.1 and C.2.2), used as printed.
+# The paper's one-shot examples (App. C.2.1 and C.2.2), word for word as printed.
 _HOTEL_PAST = (
     "Peppers Gallery Hotel is a luxurious 5-star hotel located in the heart of Sydney, Australia. The hotel is "
     "housed in a historic building that has been beautifully restored to combine modern comfort with traditional "
     "elegance. The hotel's unique art collection and contemporary design make it a perfect choice for art lovers, "
-    "couples, and business travelers seeking a luxurious and sophisticated experience.")
+    "couples, and business travelers seeking a luxurious and sophisticated experience. The hotel's central location "
+    "allows guests to easily explore Sydney's famous landmarks and cultural attractions. Whether you're looking to "
+    "relax and unwind or experience the best of Sydney, Peppers Gallery Hotel is the perfect choice.")
 _HOTEL_CURRENT = (
     "Escape the hustle and bustle of Amsterdam and indulge in a luxurious stay at the Sheraton Amsterdam Airport "
     "Hotel and Conference Center. Conveniently located just minutes from Amsterdam Airport Schiphol, this 5-star "
-    "hotel offers spacious rooms, a fitness center, and an on-site restaurant.")
+    "hotel offers spacious rooms, a fitness center, and an on-site restaurant. Perfect for both business and leisure "
+    "travelers seeking a comfortable and relaxing retreat.")
 _HOTEL_OUT = {
     True: "The consumer stayed at this hotel because the consumer is traveling for business and the hotel is "
           "luxurious and conveniently located at the airport.",
@@ -88,11 +91,13 @@ _HOTEL_OUT = {
 }
 _YELP_LAST = (
     "Claim Jumper is a restaurant that offers a unique dining experience, known for its delicious food and "
-    "friendly service. Whether you are looking for a casual dining experience or a romantic dinner for two, "
-    "Claim Jumper is the perfect choice.")
+    "friendly service. The menu features a variety of dishes that are sure to please any palate. Whether you are "
+    "looking for a casual dining experience or a romantic dinner for two, Claim Jumper is the perfect choice.")
 _YELP_CURRENT = (
     "Feast Buffet is a hotel restaurant that offers a wide variety of international cuisine. The restaurant is "
-    "perfect for families, couples, and business travelers who are looking for a delicious and affordable meal.")
+    "perfect for families, couples, and business travelers who are looking for a delicious and affordable meal. "
+    "Overall, Feast Buffet is a great option for anyone looking for a delicious and affordable meal in a "
+    "comfortable and welcoming environment.")
 _YELP_OUT = {
     True: "The consumer visited this restaurant because the consumer is looking for a romantic dining place and "
           "the restaurant offers a delicious and affordable dining experience for couples.",

@@ -42,8 +42,8 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from explainrec.checkpoints import Checkpoint, fingerprint, rng_state, set_rng_state
-from explainrec.config import check_choice, check_int, check_number
+from explainrec.checkpoints import UNUSABLE, Checkpoint, fingerprint, restore_fit, rng_state
+from explainrec.config import check_choice, check_device, check_int, check_number, resolve_device
 from explainrec.errors import ParamError
 from explainrec.lrrecsys.model import Inputs, ModelConfig, build_model, parameter_count
 from explainrec.seeding import deterministic_torch, stable_rng
@@ -72,6 +72,9 @@ class TrainConfig:
     patience: int = 10
     val_fraction: float = 0.1
     optimizer: str = "adam"
+    #: where the model trains: cpu (the default: these models are small, and a CPU run is the committed
+    #: one) | auto | cuda | cuda:N | mps; the fitted model is handed back on the CPU either way
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         check_number(self.learning_rate, "learning_rate", 0, math.inf, low_open=True, high_open=True)
@@ -80,6 +83,7 @@ class TrainConfig:
         check_int(self.patience, "patience", 0)
         check_number(self.val_fraction, "val_fraction", 0, 1, high_open=True)
         check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        check_device(self.device)
 
 
 def targets(ratings: np.ndarray, task: str) -> np.ndarray:
@@ -154,15 +158,6 @@ def state_digest(state: Mapping[str, torch.Tensor] | None) -> str | None:
     return fingerprint(sorted(state), tensor_digest(*(state[k] for k in sorted(state))))
 
 
-def discard_checkpoint(checkpoint: Checkpoint, exc: BaseException) -> None:
-    """Say once that ``checkpoint`` cannot be used (``exc``) and remove it: training starts again."""
-    import warnings
-
-    warnings.warn(f"{checkpoint.path}: a checkpoint this training cannot use ({type(exc).__name__}: {exc}); "
-                  "it starts again", stacklevel=3)
-    checkpoint.clear()
-
-
 def fit_checkpoint(name: str, model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs,
                    ratings: np.ndarray, task: str, n_users: int, n_items: int, seed: int,
                    initial_state: Mapping[str, torch.Tensor] | None = None) -> Checkpoint:
@@ -204,6 +199,9 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ra
     model = build_model(model_config, n_users, n_items, inputs.d_in)
     if initial_state is not None:
         model.load_state_dict(initial_state)
+    device = torch.device(resolve_device(train_config.device))
+    model.to(device)
+    inputs, y_all = inputs.to(device), y_all.to(device)
     train_rows, val_rows = _split(len(inputs), train_config.val_fraction, seed)
     train, y_train = inputs.subset(train_rows), y_all[train_rows]
     val, y_val = inputs.subset(val_rows), y_all[val_rows]
@@ -217,16 +215,13 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ra
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is not None:  # the state at the end of epoch saved["epoch"]
         try:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            shuffle.set_state(saved["shuffle"])
-            set_rng_state(saved["rng"])
+            restore_fit(saved, model, optimizer, shuffle)
             best_loss, best_state, stopped = saved["best_loss"], saved["best_state"], saved["stopped"]
             result.best_epoch, result.epochs_run = saved["best_epoch"], saved["epoch"]
             result.train_loss, result.val_loss = list(saved["train_loss"]), list(saved["val_loss"])
             result.resumed_from = saved["epoch"]
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # e.g. a model the code now builds otherwise
-            discard_checkpoint(checkpoint, exc)
+        except UNUSABLE as exc:  # e.g. a model the code now builds otherwise
+            checkpoint.discard(exc)
             return fit(model_config, train_config, inputs, ratings, task, n_users, n_items, seed, progress,
                        initial_state, checkpoint, save_every, keep_checkpoint)
     elif initial_state is not None and len(val):
@@ -271,7 +266,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ra
             break
     if best_state is not None:
         model.load_state_dict(best_state)
-    model.eval()
+    model.to("cpu").eval()
     if checkpoint is not None and not keep_checkpoint:
         checkpoint.clear()
     return result
@@ -361,11 +356,15 @@ class SeedRuns:
         return out
 
 
-def run_seeds(model_config: ModelConfig, train_config: TrainConfig, train_inputs: Inputs, train_ratings: np.ndarray,
-              test_inputs: Inputs, test_ratings: np.ndarray, n_users: int, n_items: int, seeds: Sequence[int],
-              progress: bool = True, checkpoint_name: str | None = "lrrecsys_train") -> SeedRuns:
+def run_seeds(model_config: ModelConfig, train_config: TrainConfig, train_inputs: Inputs | Sequence[Inputs],
+              train_ratings: np.ndarray, test_inputs: Inputs | Sequence[Inputs], test_ratings: np.ndarray,
+              n_users: int, n_items: int, seeds: Sequence[int], progress: bool = True,
+              checkpoint_name: str | None = "lrrecsys_train") -> SeedRuns:
     """For each seed, fit a regression and a classification model on the train pairs and
     evaluate both on the test pairs (the paper's ten independent runs, §5.1).
+
+    ``train_inputs`` and ``test_inputs``: the same inputs for every seed, or one per seed (the
+    explanation vectors of an autoencoder fitted with that seed).
 
     Each fit checkpoints under ``$EXPLAINREC_CACHE/checkpoints/<checkpoint_name>/`` (None: no
     checkpoints); the checkpoints stay until the last fit is done, so a rerun after a kill skips
@@ -373,11 +372,16 @@ def run_seeds(model_config: ModelConfig, train_config: TrainConfig, train_inputs
     seeds = [check_int(s, "seeds", 0) for s in seeds]
     if not seeds:
         raise ParamError("seeds", "at least one seed", seeds)
+    per_seed = {}
+    for name, given in (("train_inputs", train_inputs), ("test_inputs", test_inputs)):
+        per_seed[name] = [given] * len(seeds) if isinstance(given, Inputs) else list(given)
+        if len(per_seed[name]) != len(seeds):
+            raise ParamError(name, f"one Inputs, or one per seed ({len(seeds)})", len(per_seed[name]))
     runs: SeedRuns | None = None
     bar = tqdm(total=len(seeds) * len(TASKS), desc=f"lrrecsys {model_config.arch}/{model_config.explanations}",
                unit="model", disable=not progress)
     checkpoints: list[Checkpoint] = []
-    for seed in seeds:
+    for seed, train_inputs, test_inputs in zip(seeds, per_seed["train_inputs"], per_seed["test_inputs"]):
         metrics: dict[str, Any] = {}
         for task in TASKS:
             checkpoint = None

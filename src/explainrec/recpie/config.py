@@ -18,8 +18,10 @@ from explainrec.errors import ParamError
 ENCODERS = ("sentence", "autoencoder")
 #: the word the prompts use for the person ("user" as in paper 002's prompts, or LR-Recsys's "consumer")
 PERSONS = ("user", "consumer")
-#: trl GRPO loss formulations this module accepts
+#: trl GRPO loss formulations this module accepts (all of them PPO-style clipped objectives)
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
+#: the explainer's prompt: paper 002's App. A.1 template, or LR-Recsys's (``lrrecsys.explain``'s style and prompt)
+TEMPLATES = ("app_a1", "lrrecsys")
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,9 @@ class ExplainerConfig:
     """``recpie.explainer``: the LoRA adapter on the local LLM and its greedy generation.
 
     ``max_new_tokens`` caps one explanation (generation also stops at its sentence's end; the
-    llm's ``batch_size`` is the number of prompts decoded together).
+    llm's ``batch_size`` is the number of prompts decoded together). ``template``: ``app_a1``
+    (paper 002's App. A.1 prompt, in the dataset's domain words) or ``lrrecsys`` (paper 003's,
+    as ``lrrecsys.explain`` sets it). ``person``: the word for the person in either.
     """
 
     lora_r: int = 8
@@ -35,6 +39,7 @@ class ExplainerConfig:
     lora_dropout: float = 0.0
     target_modules: tuple[str, ...] = ("q_proj", "v_proj")
     max_new_tokens: int = 32
+    template: str = "app_a1"
     person: str = "user"
 
     def __post_init__(self) -> None:
@@ -47,6 +52,7 @@ class ExplainerConfig:
                              self.target_modules)
         object.__setattr__(self, "target_modules", mods)
         check_int(self.max_new_tokens, "max_new_tokens")
+        check_choice(self.template, "template", TEMPLATES)
         check_choice(self.person, "person", PERSONS)
 
 
@@ -54,13 +60,17 @@ class ExplainerConfig:
 class RLConfig:
     """``recpie.rl``: the explainer's RL step, trl's ``GRPOTrainer`` (the paper says PPO; see :mod:`.rl`).
 
-    Each of the ``steps`` optimiser steps samples ``num_generations`` completions of
-    ``prompts_per_step`` prompts (positive and negative explanation prompts of seeded train
-    pairs) at ``temperature``. ``beta`` > 0 adds trl's KL penalty to the adapter at the start of
-    the step (trl then logs its ``kl``); the KL to the initial explainer is measured anyway.
+    ``steps`` optimiser steps in all; every ``num_iterations`` of them share one generation batch:
+    ``num_generations`` completions of each of ``prompts_per_step`` prompts (positive and negative
+    explanation prompts of seeded train pairs) sampled at ``temperature``, so a round samples
+    ``steps / num_iterations`` batches. ``num_iterations`` > 1 is what makes the PPO-style clip
+    act: trl then keeps the log-probabilities of the policy that sampled the batch, and the later
+    passes' ratio to them is clipped at 1 +- ``epsilon``; with 1 the ratio is always 1 and the
+    update is a plain policy gradient. ``beta`` > 0 adds trl's KL penalty to the adapter at the
+    start of the step (trl then logs its ``kl``); the KL to the initial explainer is measured anyway.
     """
 
-    steps: int = 6
+    steps: int = 12
     num_generations: int = 4
     prompts_per_step: int = 1
     learning_rate: float = 1e-4
@@ -68,6 +78,7 @@ class RLConfig:
     temperature: float = 1.0
     max_completion_length: int = 32
     epsilon: float = 0.2
+    num_iterations: int = 2
     loss_type: str = "grpo"
 
     def __post_init__(self) -> None:
@@ -80,7 +91,16 @@ class RLConfig:
         check_number(self.temperature, "temperature", 0.0, 2.0, low_open=True)
         check_int(self.max_completion_length, "max_completion_length")
         check_number(self.epsilon, "epsilon", 0.0, 1.0, low_open=True)
+        check_int(self.num_iterations, "num_iterations")
+        if self.steps % self.num_iterations:
+            raise ParamError("steps", f"a multiple of rl.num_iterations ({self.num_iterations}): every "
+                                      "num_iterations optimiser steps share one generation batch", self.steps)
         check_choice(self.loss_type, "loss_type", LOSS_TYPES)
+
+    @property
+    def generation_batches(self) -> int:
+        """How many batches of completions a round samples: ``steps / num_iterations``."""
+        return self.steps // self.num_iterations
 
 
 def _nested(value: Any, cls: type, name: str) -> Any:

@@ -1,10 +1,15 @@
 """The explainer: the local LLM with a LoRA adapter (ours) and the consumer soft prompt (paper 002 §2.1).
 
-It is prompted with LR-Recsys's prompts (:mod:`explainrec.lrrecsys.prompts`: the user's history
-profiles and the candidate's profile; App. A.1 of paper 002 words them with "user", the
-default ``person``) and writes one positive and one negative explanation per pair, each
-opening with the format's words. The user turn starts with the consumer's reserved token,
-where :class:`~explainrec.recpie.soft_prompt.SoftPrompt` puts ``proj(E_c[user])``.
+It is prompted with paper 002's App. A.1 template (``template: app_a1``, :func:`app_a1_message`:
+"Provide a reason for why this user purchased (or did not purchase) this product, based on the
+provided profile of the past products the user purchased, and the profile of the current
+product. Answer with exactly one sentence in the following format: 'The user purchased (or did
+not purchase) this product because the user ... and the product ...'.", in the dataset's domain
+words, followed by the history's item profiles and the candidate's profile) or with LR-Recsys's
+prompts (``template: lrrecsys``, :mod:`explainrec.lrrecsys.prompts`, "consumer" replaced by
+``person``), and writes one positive and one negative explanation per pair, each opening with
+the format's words. The user turn starts with the consumer's reserved token, where
+:class:`~explainrec.recpie.soft_prompt.SoftPrompt` puts ``proj(E_c[user])``.
 
 Generation is the project's local backend (greedy, batched, prefix reuse; it stops at the
 sentence's end) running the explainer's weights; every answer goes through the LLM layer's
@@ -113,12 +118,30 @@ def _person(text: str, person: str) -> str:
     return text if person == "consumer" else text.replace("consumer", person)
 
 
+def app_a1_message(domain: Domain, positive: bool, history: Sequence[str], candidate: str, person: str) -> str:
+    """Paper 002's App. A.1 prompt in ``domain``'s words ("purchased this product" -> "watched this
+    movie", as the appendix allows), then the history's item texts (oldest first) and the candidate's."""
+    act = domain.did if positive else domain.did_not
+    head = f"The {person} {act} this {domain.item} because"
+    seq = " | ".join(history) if history else "(none)"
+    return (f"Provide a reason for why this {person} {act} this {domain.item}, based on the provided profile of "
+            f"the past {domain.items} the {person} {domain.did}, and the profile of the current {domain.item}. "
+            f"Answer with exactly one sentence in the following format: '{head} the {person} ... and the "
+            f"{domain.item} ...'.\n\nProfiles of the past {domain.items}: {seq}\n"
+            f"Profile of the current {domain.item}: {candidate}")
+
+
 def explanation_request(history: Sequence[str], candidate: str, user: int, positive: bool, domain: Domain,
                         style: str, prompt: str, config: ExplainerConfig) -> ChatRequest:
-    """LR-Recsys's prompt for one explanation, the consumer's reserved token first in the user turn,
-    the answer opened with the format's words."""
-    message = _person(user_message(style, prompt, domain, positive, list(history), candidate), config.person)
-    start = _person(answer_opening(style, prompt, domain, positive), config.person)
+    """The prompt for one explanation (``config.template``: App. A.1's, or LR-Recsys's ``style`` and
+    ``prompt``), the consumer's reserved token first in the user turn, the answer opened with the
+    format's words."""
+    if config.template == "app_a1":
+        message = app_a1_message(domain, positive, history, candidate, config.person)
+        start = explanation_head(domain, positive, config.person)
+    else:
+        message = _person(user_message(style, prompt, domain, positive, list(history), candidate), config.person)
+        start = _person(answer_opening(style, prompt, domain, positive), config.person)
     return ChatRequest.of(None, f"{user_token(user)} {message}", opening=start,
                           max_new_tokens=config.max_new_tokens, stop=(".", "\n"))
 
@@ -204,6 +227,7 @@ def kl_to_reference(explainer: Explainer, prompts: Sequence[str], completions: S
     if not rows:
         return 0.0
     total, count = 0.0, 0
+    device = model.get_input_embeddings().weight.device  # the batches go where the model is
     was = model.training
     model.eval()
     try:
@@ -218,11 +242,12 @@ def kl_to_reference(explainer: Explainer, prompts: Sequence[str], completions: S
                     ids[j, :len(r)] = torch.tensor(r)
                     mask[j, :len(r)] = 1
                     keep[j, a - 1:len(r) - 1] = True  # positions predicting a completion token
+                ids, mask = ids.to(device), mask.to(device)
                 policy = _logprobs(model, ids, mask)
                 with model.disable_adapter(), explainer.soft_prompt.zeroed():
                     reference = _logprobs(model, ids, mask)
                 kl = (policy.exp() * (policy - reference)).sum(-1)
-                total += float(kl[keep].sum())
+                total += float(kl[keep.to(device)].sum())
                 count += int(keep.sum())
     finally:
         model.train(was)

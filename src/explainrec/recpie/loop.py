@@ -7,11 +7,16 @@ Round r:
     explainer's state hash; the KL of the round's explainer to the initial one is measured on
     ``kl_pairs`` of them;
 (b) the recommender f(x, e) trains on the train pairs' embedded explanations (warm start from
-    round r-1's weights with ``warm_start``) and is tested: RMSE / MAE on both rating scales,
-    the mean reward of the train explanations under it, Coverage of the test explanations;
+    round r-1's weights with ``warm_start``; the run's seed in every round, so its validation
+    slice is the same train pairs each round, never trained on) and is tested: RMSE / MAE on both
+    rating scales, the mean reward of the train explanations under it, Coverage of the test
+    explanations; the round records the fit's best epoch (0: the warm start's weights were kept)
+    and the L2 norm of the weights' change from round r-1's;
 (c) unless it is the last round (``rl_on_last_round``), the explainer is updated by GRPO with the
     reward r(e) = 1 / (1 + |y - f(x, e)|), e the new explanation in place of the round's one of its
-    kind (:mod:`explainrec.recpie.rl` says why GRPO stands in for the paper's PPO);
+    kind (:mod:`explainrec.recpie.rl` says why GRPO stands in for the paper's PPO). The reward is
+    computed on train pairs, which f was just fitted on: the paper's loop has no other labelled
+    pairs (its only split is 80:20 train/test; the test pairs never enter the RL data or f's fit);
 (d) E_c, the user table learned in (b), is the soft prompt of round r+1 (it is set before (c),
     so the RL step trains the projection on it).
 
@@ -44,10 +49,10 @@ from explainrec.lrrecsys.model import Inputs, ModelConfig
 from explainrec.lrrecsys.prompts import Domain
 from explainrec.lrrecsys.train import TrainConfig, predict, regression_metrics, targets
 from explainrec.recpie import explainer as ex
-from explainrec.recpie.aspects import coverage, derive_aspects
+from explainrec.recpie.aspects import aspect_texts, coverage, derive_aspects
 from explainrec.recpie.config import RecPIEConfig
 from explainrec.recpie.recommender import (TextEmbedder, fit_recommender, load_state, save_recommender, user_table,
-                                           with_explanations)
+                                           validation_rows, weight_change, with_explanations)
 from explainrec.recpie.rl import grpo_update, reward
 from explainrec.seeding import stable_rng
 
@@ -59,22 +64,26 @@ GRPO_CHECKPOINT = "recpie_grpo"
 @dataclass
 class RecPIEData:
     """What the alternation reads: the LR-Recsys pairs (capped here), each item's prompt text
-    (title and profile, :func:`explainrec.lrrecsys.explain.item_texts`), the domain words and
-    the LR-Recsys prompt style and wording."""
+    (title and profile, :func:`explainrec.lrrecsys.explain.item_texts`), the domain words, the
+    LR-Recsys prompt style and wording (for ``explainer.template: lrrecsys``) and the pairs'
+    reviews (``{pair_id: review}``, :func:`explainrec.recpie.aspects.pair_reviews`; only for the
+    aspect terms of Coverage)."""
 
     pairs: pd.DataFrame
     texts: Mapping[str, str]
     domain: Domain
     style: str = "zero_shot"
     prompt: str = "contrastive"
+    reviews: Mapping[str, str] | None = None
 
 
 @dataclass
 class RecPIEResult:
     rounds: list[dict[str, Any]]
     explanations: pd.DataFrame  # the last round's (pair_id, split, positive, negative)
-    aspects: dict[str, list[str]]
+    aspects: dict[str, list[str]]  # {test pair_id: aspect terms}
     state: Path
+    aspect_sources: dict[str, int] | None = None  # how many test pairs' aspects came from a review / the item text
 
 
 def cap(pairs: pd.DataFrame, config: RecPIEConfig, seed: int) -> pd.DataFrame:
@@ -103,6 +112,7 @@ def fingerprint(data: RecPIEData, pairs: pd.DataFrame, config: RecPIEConfig, mod
         "pairs": [[str(p), float(r), list(map(str, h))] for p, r, h in zip(pairs["pair_id"], pairs["rating"],
                                                                          pairs["history"])],
         "texts": {i: data.texts.get(i) for i in items},
+        "reviews": {p: (data.reviews or {}).get(p) for p in map(str, pairs["pair_id"]) if (data.reviews or {}).get(p)},
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -149,9 +159,9 @@ def run_recpie(data: RecPIEData, backend: Any, embedder: TextEmbedder,
     root = Path(state_dir) / fingerprint(data, pairs, config, model_config, train_config, seed,
                                          str(backend.identity), encoder_identity)[:16]
     aspects: dict[str, list[str]] = {}
+    sources = aspect_texts(pairs.iloc[test_rows], data.texts, data.reviews)  # Coverage is on the test pairs
     if config.aspects and llm is not None:  # before the explainer changes the base model
-        aspects = derive_aspects(llm, {i: data.texts[i] for i in sorted(set(pairs["item_id"]))}, config.aspects,
-                                 config.aspect_max_new_tokens)
+        aspects = derive_aspects(llm, sources, config.aspects, config.aspect_max_new_tokens)
     explainer = ex.build_explainer(backend, enc.n_users, model_config.dim, config.explainer, seed)
     requests = {True: _requests(data, pairs, users, config, True), False: _requests(data, pairs, users, config, False)}
     heads = {k: ex.explanation_head(data.domain, k, config.explainer.person) for k in (True, False)}
@@ -175,10 +185,11 @@ def run_recpie(data: RecPIEData, backend: Any, embedder: TextEmbedder,
             from explainrec.lrrecsys.autoencoder import load_autoencoder
 
             embedder.autoencoder = load_autoencoder(root / "round_0" / AUTOENCODER_DIR)
+        before = load_state(previous) if previous is not None else None
         m = _run_round(r, explainer, embedder, requests, heads, pairs, enc, train_rows, test_rows, y01_train,
                        aspects, config, model_config, train_config, seed, needs_rl,
-                       load_state(previous) if (previous is not None and config.warm_start) else None,
-                       cache_path, progress, phase, run_key=root.name)
+                       before if config.warm_start else None, cache_path, progress, phase, run_key=root.name,
+                       previous_weights=before)
         phase(r, "save")
         with atomic_dir(folder) as tmp:
             explainer.save(tmp)
@@ -194,7 +205,8 @@ def run_recpie(data: RecPIEData, backend: Any, embedder: TextEmbedder,
         bar.set_postfix(rmse=f"{m['rmse']:.4f}", reward=f"{m['reward']:.4f}")
     bar.close()
     last = pd.read_parquet(previous / EXPLANATIONS_FILE) if previous is not None else pd.DataFrame()
-    return RecPIEResult(rounds, last[["pair_id", "split", "positive", "negative"]], aspects, root)
+    counts = {s: sum(v[0] == s for v in sources.values()) for s in ("review", "item")} if aspects else None
+    return RecPIEResult(rounds, last[["pair_id", "split", "positive", "negative"]], aspects, root, counts)
 
 
 def _run_round(r: int, explainer: ex.Explainer, embedder: TextEmbedder, requests: dict[bool, list[Any]],
@@ -202,7 +214,7 @@ def _run_round(r: int, explainer: ex.Explainer, embedder: TextEmbedder, requests
                y01_train: np.ndarray, aspects: dict[str, list[str]], config: RecPIEConfig, model_config: ModelConfig,
                train_config: TrainConfig, seed: int, needs_rl: bool, initial: dict[str, torch.Tensor] | None,
                cache_path: str | Path | None, progress: bool, phase: Callable[[int, str], None],
-               run_key: str = "") -> dict[str, Any]:
+               run_key: str = "", previous_weights: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     # (a) explanations
     phase(r, "explain")
@@ -221,14 +233,21 @@ def _run_round(r: int, explainer: ex.Explainer, embedder: TextEmbedder, requests
     vectors = np.stack([embedder(texts[True]), embedder(texts[False])], axis=1)
     train_in = with_explanations(enc.train, vectors[train_rows])
     test_in = with_explanations(enc.test, vectors[test_rows])
-    rec = fit_recommender(model_config, train_config, train_in, enc.train_ratings, enc.n_users, enc.n_items,
-                          seed + r, initial)
+    # one seed for every round: the same validation slice (and, without a warm start, the same initialisation)
+    fitted = fit_recommender(model_config, train_config, train_in, enc.train_ratings, enc.n_users, enc.n_items,
+                             seed, initial)
+    rec = fitted.model
     y_test, _ = predict(rec, test_in)
     y_train, _ = predict(rec, train_in)
+    change = weight_change(previous_weights, rec)
     metrics: dict[str, Any] = {"round": r, **regression_metrics(y_test, enc.test_ratings),
                                "reward": round(float(reward(y01_train, y_train).mean()), 6),
-                               "kl": None if kl is None else round(kl, 6)}
-    asp = [aspects.get(str(i), []) for i in pairs["item_id"].iloc[test_rows]]
+                               "kl": None if kl is None else round(kl, 6),
+                               "best_epoch": int(fitted.best_epoch), "epochs_run": int(fitted.epochs_run),
+                               "recommender_change": None if change is None else round(change, 6),
+                               "validation_pairs": [str(pairs["pair_id"].iloc[train_rows[i]])
+                                                    for i in validation_rows(len(train_rows), train_config, seed)]}
+    asp = [aspects.get(str(p), []) for p in pairs["pair_id"].iloc[test_rows]]
     cov = {kind: coverage([texts[k][i] for i in test_rows], asp) for k, kind in ((True, "positive"),
                                                                                 (False, "negative"))}
     both = [c for c in cov.values() if c is not None]
@@ -238,7 +257,8 @@ def _run_round(r: int, explainer: ex.Explainer, embedder: TextEmbedder, requests
     t_rec = time.perf_counter() - t0 - t_explain
 
     # (c) the RL step
-    rl: dict[str, Any] = {"rl_steps": 0, "rl_reward": None, "rl_reward_std": None, "rl_kl": None, "rl_log": []}
+    rl: dict[str, Any] = {"rl_steps": 0, "rl_reward": None, "rl_reward_std": None, "rl_kl": None,
+                          "rl_clip_ratio": None, "rl_clip_ratio_low": None, "rl_clip_ratio_high": None, "rl_log": []}
     if needs_rl:
         phase(r, "rl")
         # resumable inside the step: checkpoints keyed on the run's fingerprint and the round (the reward
@@ -267,9 +287,10 @@ def _run_round(r: int, explainer: ex.Explainer, embedder: TextEmbedder, requests
 
 def _rl_dataset(explainer: ex.Explainer, requests: dict[bool, list[Any]], train_rows: np.ndarray,
                 config: RecPIEConfig, seed: int) -> dict[str, list[Any]]:
-    """``steps * prompts_per_step`` prompts drawn (seeded, without repeats while they last) from the
-    train pairs' positive and negative prompts; columns ``row`` (train index) and ``positive``."""
-    n = config.rl.steps * config.rl.prompts_per_step
+    """``prompts_per_step`` prompts per generation batch (``steps / num_iterations`` batches) drawn
+    (seeded, without repeats while they last) from the train pairs' positive and negative prompts
+    (never a test pair's); columns ``row`` (index into the train rows) and ``positive``."""
+    n = config.rl.generation_batches * config.rl.prompts_per_step
     options = [(j, pos) for j in range(len(train_rows)) for pos in (True, False)]
     rng = stable_rng(seed, "recpie", "rl-prompts")
     picks = np.concatenate([rng.permutation(len(options)) for _ in range(-(-n // len(options)))])[:n]
@@ -302,9 +323,15 @@ def _reward_fn(rec: Any, embedder: TextEmbedder, heads: dict[bool, str], train_i
 def summary(result: RecPIEResult, config: RecPIEConfig) -> dict[str, Any]:
     """The metrics file: per-round rows (RMSE, MAE, reward, KL, coverage, ...), round 0 and the last round."""
     keep = ("round", "rmse", "mae", "rmse_5", "mae_5", "reward", "kl", "coverage", "coverage_positive",
-            "coverage_negative", "rl_steps", "rl_reward", "rl_kl", "train_pairs", "test_pairs", "mean_words",
-            "generated", "cached", "llm", "warm_start", "seconds")
-    rows = [{k: m.get(k) for k in keep} for m in result.rounds]
+            "coverage_negative", "best_epoch", "epochs_run", "recommender_change", "rl_steps", "rl_reward", "rl_kl",
+            "rl_clip_ratio", "rl_clip_ratio_low", "rl_clip_ratio_high", "train_pairs", "test_pairs",
+            "validation_pairs", "mean_words", "generated", "cached", "llm", "warm_start", "seconds")
+    rows = [{k: (len(m[k]) if k == "validation_pairs" and m.get(k) is not None else m.get(k)) for k in keep}
+            for m in result.rounds]
     return {"rounds": rows, "round_0": rows[0] if rows else None, "last": rows[-1] if rows else None,
-            "config": asdict(config), "aspects_items": len(result.aspects),
-            "rl_algorithm": "trl GRPOTrainer (the paper's PPO step; see explainrec.recpie.rl)"}
+            "config": asdict(config), "aspects_pairs": len(result.aspects), "aspect_sources": result.aspect_sources,
+            "rl_algorithm": (f"trl GRPOTrainer, PPO-style clipped objective ({config.rl.num_iterations} optimiser "
+                             "steps per generation batch; see explainrec.recpie.rl)"
+                             if config.rl.num_iterations > 1 else
+                             "trl GRPOTrainer with one optimiser step per generation batch: a plain policy "
+                             "gradient, the clip never acts (see explainrec.recpie.rl)")}

@@ -9,7 +9,11 @@ live in the same space.
 
 Round 0 (and every round without ``warm_start``) fits a fresh model with
 :func:`explainrec.lrrecsys.train.fit`; a warm start passes it the previous round's weights
-(``initial_state``), which training must then beat on the validation slice.
+(``initial_state``), which training must then beat on the validation slice. The loop fits every
+round with the same seed, so the validation slice (seeded by it, :func:`validation_rows`) is the
+same train pairs in every round and never trained on: with a slice redrawn per round, most of
+it would be pairs the previous round's weights were fitted on, and early stopping would favour
+those weights. :func:`weight_change` measures how far a round moved the weights.
 """
 
 from __future__ import annotations
@@ -71,15 +75,36 @@ class TextEmbedder:
 
 
 def fit_recommender(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ratings: np.ndarray,
-                    n_users: int, n_items: int, seed: int, initial: dict[str, torch.Tensor] | None = None) -> nn.Module:
-    """The regression model: LR-Recsys's ``fit``, from its seeded initialisation or (warm start) from ``initial``."""
+                    n_users: int, n_items: int, seed: int, initial: dict[str, torch.Tensor] | None = None) -> Any:
+    """The regression fit (:class:`explainrec.lrrecsys.train.Fit`: ``model``, ``best_epoch`` (0: the
+    warm start's weights were kept), ``epochs_run``, losses): LR-Recsys's ``fit``, from its seeded
+    initialisation or (warm start) from ``initial``."""
     from explainrec.lrrecsys.train import fit, fit_checkpoint
 
     # resumable after a kill (checkpoints under $EXPLAINREC_CACHE/checkpoints, removed when the fit is done)
     checkpoint = fit_checkpoint("recpie_recommender", model_config, train_config, inputs, ratings, TASK, n_users,
                                 n_items, seed, initial)
     return fit(model_config, train_config, inputs, ratings, TASK, n_users, n_items, seed, initial_state=initial,
-               checkpoint=checkpoint).model
+               checkpoint=checkpoint)
+
+
+def validation_rows(n: int, train_config: TrainConfig, seed: int) -> np.ndarray:
+    """The rows of ``n`` train samples that :func:`fit_recommender` with ``seed`` holds out for early stopping."""
+    from explainrec.lrrecsys.train import _split
+
+    return _split(n, train_config.val_fraction, seed)[1]
+
+
+def weight_change(before: dict[str, torch.Tensor] | None, model: nn.Module) -> float | None:
+    """The L2 norm of the difference between ``model``'s floating-point weights and ``before``'s
+    (None without ``before``)."""
+    if before is None:
+        return None
+    total = 0.0
+    for name, value in model.state_dict().items():
+        if value.is_floating_point():
+            total += float(((value.detach().double().cpu() - before[name].double().cpu()) ** 2).sum())
+    return total ** 0.5
 
 
 def with_explanations(inputs: Inputs, vectors: np.ndarray) -> Inputs:

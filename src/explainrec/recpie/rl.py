@@ -7,17 +7,30 @@ plain Python reward function and optimises the same PPO-style clipped objective 
 at 1 +- ``epsilon``), with the advantage of a completion taken relative to the other completions
 of its prompt instead of a learned value baseline. That is the substitution made here.
 
+The clip only acts when the ratio can differ from 1. trl 1.16 computes the old log-probabilities
+(``old_per_token_logps``, those of the policy that sampled the batch) only when a generation
+batch serves more than one optimiser step (``num_iterations`` > 1 or gradient accumulation);
+otherwise it sets them to the current ones, detached, the ratio is 1 and nothing is clipped (a
+plain policy gradient). So, as PPO does, every generation batch here is optimised
+``num_iterations`` times (``recpie.rl.num_iterations``, 2 by default): the passes after the first
+see a ratio to the sampling policy, clipped at 1 +- ``epsilon``. trl logs the clipped shares
+(``clip_ratio/region_mean``, ``/low_mean``, ``/high_mean``), returned per step and as means.
+
 :func:`grpo_update` trains the explainer's LoRA weights and soft-prompt projection in place for
-``steps`` optimiser steps; trl tokenises the rendered prompt texts itself, and the soft prompt
-(a hook on the input embeddings keyed by the reserved tokens) acts in its generation and in its
-log-probability forwards alike.
+``steps`` optimiser steps (``steps / num_iterations`` generation batches); trl tokenises the
+rendered prompt texts itself, and the soft prompt (a hook on the input embeddings keyed by the
+reserved tokens) acts in its generation and in its log-probability forwards alike. The trainer
+runs where the model is (CPU, or the GPU a CUDA model sits on).
 
 With a checkpoint name, the step survives a kill: the trainer's ``output_dir`` is a
 :class:`~explainrec.checkpoints.Checkpoint` folder (outside DVC's outputs) keyed on the caller's
 key, the explainer's state before the step, the prompts, the RL settings and the seed, and
-transformers writes a ``checkpoint-<step>`` every ``checkpoint_steps`` steps and at the end (the
-LoRA adapter, optimiser, scheduler, RNG states and trainer state; the soft prompt's projection,
-which peft's adapter file leaves out, goes in as the explainer's state file). A rerun of the same
+transformers writes a ``checkpoint-<step>`` every ``checkpoint_steps`` generation batches, i.e.
+every ``checkpoint_steps * num_iterations`` optimiser steps, and at the end: only where a
+generation batch's passes end, since trl keeps the batch in memory and a resume inside it would
+sample anew. A checkpoint holds the LoRA adapter, optimiser, scheduler, RNG states and trainer
+state; the soft prompt's projection, which peft's adapter file leaves out, goes in as the
+explainer's state file. A rerun of the same
 step resumes from the newest complete one and ends with the same weights and per-step log as an
 uninterrupted step; the checkpoints are removed when the step ends.
 """
@@ -36,7 +49,7 @@ import numpy as np
 from explainrec.recpie.config import RLConfig
 from explainrec.recpie.explainer import Explainer
 
-#: optimiser steps between two checkpoints of the RL step: a save (LoRA adapter, explainer state and
+#: generation batches between two checkpoints of the RL step: a save (LoRA adapter, explainer state and
 #: optimiser state, a few MB) took 0.06 s with SmolLM2-135M on CPU, a step (generation included) ~7 s
 CHECKPOINT_STEPS = 1
 
@@ -56,17 +69,20 @@ def reward(y: np.ndarray | Sequence[float], y_hat: np.ndarray | Sequence[float])
 def grpo_update(explainer: Explainer, dataset: dict[str, list[Any]], reward_fn: Callable[..., list[float]],
                 config: RLConfig, seed: int, progress: bool = False, checkpoint: str | None = None,
                 checkpoint_key: Any = None, checkpoint_steps: int = CHECKPOINT_STEPS) -> dict[str, Any]:
-    """``config.steps`` GRPO steps on ``explainer`` (in place).
+    """``config.steps`` GRPO optimiser steps on ``explainer`` (in place), ``config.num_iterations`` per
+    generation batch.
 
-    ``dataset`` holds the column ``prompt`` (rendered prompt texts) and any columns the reward
-    function reads: trl calls ``reward_fn(prompts=..., completions=..., **columns)`` with the
-    columns of the rows it sampled. Returns the mean of trl's logged ``reward`` (and ``kl`` when
-    ``beta`` > 0) over the steps, the per-step log, the step count and ``resumed_from_step``.
+    ``dataset`` holds the column ``prompt`` (rendered prompt texts; ``prompts_per_step`` of them per
+    generation batch, in the trainer's seeded order) and any columns the reward function reads:
+    trl calls ``reward_fn(prompts=..., completions=..., **columns)`` with the columns of the rows
+    it sampled. Returns the mean of trl's logged ``reward`` (and ``kl`` when ``beta`` > 0) and of
+    its clipped shares over the steps, the per-step log, the step count and ``resumed_from_step``.
 
     ``checkpoint`` (a name; None: no checkpoints) makes the step resumable: a checkpoint every
-    ``checkpoint_steps`` steps, keyed on ``checkpoint_key`` (what the caller knows the reward
-    function depends on, e.g. its run and round), the explainer's state hash, ``dataset``,
-    ``config``, ``seed`` and the library versions; removed when the step ends.
+    ``checkpoint_steps`` generation batches (``checkpoint_steps * num_iterations`` optimiser steps),
+    keyed on ``checkpoint_key`` (what the caller knows the reward function depends on, e.g. its run
+    and round), the explainer's state hash, ``dataset``, ``config``, ``seed`` and the library
+    versions; removed when the step ends.
     """
     import torch
     from datasets import Dataset
@@ -82,9 +98,9 @@ def grpo_update(explainer: Explainer, dataset: dict[str, list[Any]], reward_fn: 
         raise ParamError("dataset.prompt", "at least one prompt for the RL step", 0)
     check_int(checkpoint_steps, "checkpoint_steps", 0)
     deterministic_torch()
-    cuda = torch.cuda.is_available()
     batch = config.num_generations * config.prompts_per_step
     model = explainer.model
+    cuda = model.get_input_embeddings().weight.device.type == "cuda"  # train where the model is
     ckpt = None
     if checkpoint and checkpoint_steps:
         import peft
@@ -106,9 +122,11 @@ def grpo_update(explainer: Explainer, dataset: dict[str, list[Any]], reward_fn: 
             gradient_accumulation_steps=1, num_generations=config.num_generations,
             max_completion_length=config.max_completion_length, temperature=config.temperature,
             learning_rate=config.learning_rate, lr_scheduler_type="constant", warmup_steps=0,
-            beta=config.beta, epsilon=config.epsilon, loss_type=config.loss_type, num_iterations=1,
+            beta=config.beta, epsilon=config.epsilon, loss_type=config.loss_type,
+            num_iterations=config.num_iterations,
             use_vllm=False, bf16=False, fp16=False, use_cpu=not cuda, report_to="none", push_to_hub=False,
-            save_strategy="steps" if ckpt is not None else "no", save_steps=checkpoint_steps or 500,
+            save_strategy="steps" if ckpt is not None else "no",
+            save_steps=(checkpoint_steps or 500) * config.num_iterations,
             save_total_limit=1, logging_steps=1, disable_tqdm=not progress, seed=seed, data_seed=seed,
             remove_unused_columns=False, dataloader_num_workers=0, dataloader_pin_memory=False,
             generation_kwargs={"suppress_tokens": list(explainer.user_ids)},
@@ -129,7 +147,9 @@ def grpo_update(explainer: Explainer, dataset: dict[str, list[Any]], reward_fn: 
     model.eval()  # the explainer generates greedily between RL steps
     if ckpt is not None:
         ckpt.clear()
-    log = [e for e in trainer.state.log_history if "reward" in e]
+    # one entry per optimiser step (the last, trl's run summary, has "train_loss"); "reward" only in the
+    # steps that sampled a batch, the clipped shares in every step
+    log = [e for e in trainer.state.log_history if "loss" in e]
 
     def mean(key: str) -> float | None:
         values = [float(e[key]) for e in log if key in e]
@@ -137,6 +157,8 @@ def grpo_update(explainer: Explainer, dataset: dict[str, list[Any]], reward_fn: 
 
     return {"rl_steps": int(trainer.state.global_step), "rl_reward": mean("reward"),
             "rl_reward_std": mean("reward_std"), "rl_kl": mean("kl"),
+            "rl_clip_ratio": mean("clip_ratio/region_mean"), "rl_clip_ratio_low": mean("clip_ratio/low_mean"),
+            "rl_clip_ratio_high": mean("clip_ratio/high_mean"),
             "rl_log": [{k: (round(float(v), 6) if isinstance(v, (int, float)) else v) for k, v in e.items()}
                        for e in log],
             "resumed_from_step": int(resume.name.rsplit("-", 1)[1]) if resume is not None else 0}

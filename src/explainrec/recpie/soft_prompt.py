@@ -12,6 +12,12 @@ new token is never a reserved one: generation suppresses them).
 
 ``proj`` starts at zero, so before any RL update two consumers get the same logits; the
 tests check that and that a non-zero projection tells them apart.
+
+Device and dtype: :meth:`SoftPrompt.attach` moves ``proj`` and E_c to the device of the model's
+input embeddings and to their dtype, except that a 16-bit model keeps them in float32 (as peft
+keeps LoRA weights of a bfloat16/float16 model in float32: Adam's small updates would round
+away); the hook casts its output to the embeddings' dtype. :meth:`SoftPrompt.set_users` copies
+a table from any device and dtype into that buffer.
 """
 
 from __future__ import annotations
@@ -41,20 +47,9 @@ def add_user_tokens(tokenizer: Any, model: Any, n_users: int) -> list[int]:
 
     check_int(n_users, "n_users")
     tokens = [user_token(k) for k in range(n_users)]
-    missing = [t for t in tokens if t not in tokenizer.get_vocab()]
-    if missing:
-        tokenizer.add_tokens(missing, special_tokens=True)
-    emb = model.get_input_embeddings()
-    old = emb.weight.shape[0]
-    if len(tokenizer) > old:
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
-        with torch.no_grad():
-            weight = model.get_input_embeddings().weight
-            weight[old:] = weight[:old].mean(dim=0, keepdim=True)
-            out = model.get_output_embeddings()
-            if out is not None and out.weight.data_ptr() != weight.data_ptr():
-                out.weight[old:] = out.weight[:old].mean(dim=0, keepdim=True)
-    ids = [int(tokenizer.convert_tokens_to_ids(t)) for t in tokens]
+    from explainrec.llm.reserved import add_reserved_tokens
+
+    ids = add_reserved_tokens(tokenizer, model, tokens)
     if ids != list(range(ids[0], ids[0] + n_users)):
         raise ParamError("tokenizer", "consecutive ids for the reserved user tokens", ids[:3])
     return ids
@@ -79,11 +74,17 @@ class SoftPrompt(nn.Module):
         self._off = False
 
     def set_users(self, table: torch.Tensor) -> None:
-        """Refresh E_c from the recommender's user table [n_users, dim]."""
+        """Refresh E_c from the recommender's user table [n_users, dim] (any device and dtype; it is
+        copied into the buffer's)."""
         if tuple(table.shape) != (self.n_users, self.dim):
             raise ParamError("users", f"a table of shape [{self.n_users}, {self.dim}]", tuple(table.shape))
         with torch.no_grad():
-            self.users.copy_(table.detach().float())
+            self.users.copy_(table.detach().to(device=self.users.device, dtype=self.users.dtype))
+
+    def place(self, like: torch.Tensor) -> SoftPrompt:
+        """Move ``proj`` and E_c to ``like``'s device and dtype (float32 for a 16-bit ``like``)."""
+        dtype = torch.float32 if like.dtype in (torch.float16, torch.bfloat16) else like.dtype
+        return self.to(device=like.device, dtype=dtype)
 
     def mask(self, ids: torch.Tensor) -> torch.Tensor:
         """True where ``ids`` holds a reserved user token."""
@@ -94,14 +95,18 @@ class SoftPrompt(nn.Module):
         where = self.mask(ids)
         if not bool(where.any()):
             return output
-        rows = (ids - self.first_id).clamp(0, self.n_users - 1)
-        vectors = torch.zeros_like(output) if self._off else self.proj(self.users[rows]).to(output.dtype)
+        rows = (ids - self.first_id).clamp(0, self.n_users - 1).to(self.users.device)
+        vectors = (torch.zeros_like(output) if self._off
+                   else self.proj(self.users[rows]).to(device=output.device, dtype=output.dtype))
         return torch.where(where[..., None], vectors, output)
 
     def attach(self, model: Any) -> SoftPrompt:
-        """Hook ``model``'s input embedding layer (once)."""
+        """Hook ``model``'s input embedding layer (once), moving ``proj`` and E_c to its device and
+        dtype (:meth:`place`)."""
+        emb = model.get_input_embeddings()
+        self.place(emb.weight)
         if self._handle is None:
-            self._handle = model.get_input_embeddings().register_forward_hook(self.hook)
+            self._handle = emb.register_forward_hook(self.hook)
         return self
 
     def detach(self) -> None:

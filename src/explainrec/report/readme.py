@@ -486,18 +486,19 @@ def lrrecsys(m: Metrics) -> str:
 
 def lrrecsys_inputs(m: Metrics) -> str:
     """LR-Recsys's inputs: the explanations, the autoencoder, the attention, the model sizes."""
-    ex, ae = m.json("lrrecsys_inputs/explain_main.json"), m.json("lrrecsys_inputs/embed_main.json")
+    ex = m.json("lrrecsys_inputs/explain_main.json")
     main, ncf = m.json("lrrecsys/lr_recsys.json"), m.json("lrrecsys/robustness_1.json")
-    att = main.sub("attention")
+    att, ae = main.sub("attention"), main.sub("autoencoder")
     lines = [
         f"- **Explanations** (`{ex['style']}`, `{ex['prompt']}` prompt): {ex['pairs']} pairs; in "
         f"{ex['identical_pos_neg_reason']} of them the positive and the negative reason are word for word the same; "
         f"mean length {ex['mean_words.positive']:.1f} words (positive), {ex['mean_words.negative']:.1f} (negative); "
         f"{llm_text(ex['llm'])}.",
-        f"- **Autoencoder** ({ae['parameters']:,} parameters, {ae['mlp_parameters']:,} of them in the paper's MLP): "
-        f"reconstructs {pct(ae['train_token_accuracy'])} of the non-pad train tokens and "
-        f"{pct(ae['test_token_accuracy'])} of the test tokens, against a chance rate of "
-        f"{pct(ae['chance_token_accuracy'])} (vocabulary {ae['vocabulary']}).",
+        f"- **Autoencoder** (one per model seed, fitted on that run's train explanations: {ae['fits']} fits; "
+        f"{ae['parameters.mean']:,.0f} parameters, {ae['mlp_parameters']:,} of them in the paper's MLP): "
+        f"reconstructs {pct(ae['train_token_accuracy.mean'])} of the non-pad train tokens and "
+        f"{pct(ae['test_token_accuracy.mean'])} of the test tokens (means over the fits), against a chance rate of "
+        f"{pct(ae['chance_token_accuracy'])} (vocabulary {ae['vocabulary.mean']:.0f}).",
         f"- **Attention** (test pairs, mean ᾱ): positive {att['high.pos']:.3f} / negative {att['high.neg']:.3f} for "
         f"high-rated pairs ({att['high.rows']}), {att['low.pos']:.3f} / {att['low.neg']:.3f} for low-rated ones "
         f"({att['low.rows']}); the two explanation tokens take {pct(att['explanation_share'])} of the attention.",
@@ -614,20 +615,28 @@ def recpie(m: Metrics) -> str:
              f"{signed(d)}: " + ("less than" if abs(d) < spread else "more than")
              + f" LR-Recsys's own spread over seeds (± {spread:.4f}), "
              + ("so the loop has not measurably changed the recommendations" if abs(d) < spread
-                else "a change beyond the seed-to-seed spread (one seed per round, no interval)") + ".")
+                else "a change beyond the seed-to-seed spread (one recommender seed, no interval)") + ".")
     gap = last["rmse"] - lr["rmse"][0]
     vs_lr = (f"Its last round is {signed(gap)} from LR-Recsys's mean, "
              + ("within" if abs(gap) <= spread else "outside") + " LR-Recsys's spread over seeds.")
     reward = (f"The mean train reward went from {first['reward']:.4f} to {last['reward']:.4f} and the KL to the "
               f"base explainer is {last['kl']:.3f} nats per token.")
+    refits = " ".join(
+        f"Round {x['round']}'s refit kept its best weights from epoch {x['best_epoch']} of {x['epochs_run']}"
+        + (" (epoch 0: the previous round's weights, which no epoch on the new explanations beat on the "
+           "validation slice)" if x["best_epoch"] == 0 and x["round"] > 0 else "")
+        + f"; the weights moved by {x['recommender_change']:.4g} (L2 norm)." if x["round"] > 0 else
+        f"Round 0's recommender stopped at epoch {x['best_epoch']} of {x['epochs_run']}."
+        for x in rounds)
     secs = [x["seconds"] for x in rounds]
     explain = " + ".join(f"{x['explain']:.0f}" for x in secs)
     rl = " + ".join(f"{x['rl']:.0f}" for x in secs)
     cost = (f"Rounds: explanations {explain} s, RL {rl} s, {sum(x['total'] for x in secs):.0f} s in all "
             f"({len(rounds)} rounds of {first['generated'] + first['cached']} explanations; "
-            f"{first['train_pairs']} train and {first['test_pairs']} test pairs; one seed per round); "
+            f"{first['train_pairs']} train and {first['test_pairs']} test pairs; one recommender seed, the same "
+            "validation slice in every round); "
             f"on {machine_text(r['machine'])}.")
-    return "\n\n".join([table(head, rows, [False] + [True] * 7), " ".join([moved, vs_lr, reward]), cost])
+    return "\n\n".join([table(head, rows, [False] + [True] * 7), " ".join([moved, vs_lr, reward]), refits, cost])
 
 
 def _llm_groups(m: Metrics) -> list[tuple[str, list[dict[str, Any]]]]:

@@ -32,7 +32,7 @@ def open_model_llm(model: str | Path, params: GenerateParams, cache_path: str | 
     folder = Path(model)
     if not (folder / "config.json").exists():
         raise InputError(folder, "(folder)", "a transformers model folder with config.json (the sft stage's data/sft/model)")
-    spec = LLMSpec(name=name, backend="transformers", model=str(folder), device="cpu", dtype="auto",
+    spec = LLMSpec(name=name, backend="transformers", model=str(folder), device=params.device, dtype=params.dtype,
                    batch_size=params.batch_size, threads=params.threads, max_new_tokens=params.max_new_tokens,
                    identity=folder_identity(folder))
     return open_llm(spec, cache_path, desc=f"generate ({name})", use_cache=use_cache, progress=progress)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-from explainrec.config import check_bool, check_choice, check_int, check_layer, check_number
+from explainrec.config import DTYPES, check_bool, check_choice, check_device, check_int, check_layer, check_number
 from explainrec.errors import ParamError
 
 T = TypeVar("T")
@@ -120,6 +120,11 @@ class GenerateParams:
     user_layer: int = -1
     item_layer: int = -1
     threads: int = 0
+    #: where the fine-tuned model generates: auto (a CUDA GPU when there is one, else the CPU) | cpu | cuda | cuda:N
+    device: str = "auto"
+    #: float32 everywhere by default (one numeric mode: the committed outputs are float32's); auto picks
+    #: bfloat16 on a GPU or an AMX CPU, whose greedy texts differ
+    dtype: str = "float32"
 
     def __post_init__(self) -> None:
         for key in ("max_new_tokens", "batch_size"):
@@ -127,6 +132,8 @@ class GenerateParams:
         check_layer(self.user_layer, "user_layer")
         check_layer(self.item_layer, "item_layer")
         check_int(self.threads, "threads", 0)
+        check_choice(self.dtype, "dtype", DTYPES)
+        check_device(self.device)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

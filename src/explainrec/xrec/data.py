@@ -9,10 +9,14 @@
   left out); ``cpeg`` and ``reference`` are the targets the SFT explainer learns (the
   CPEG explanations, or the dataset's own reference explanations, e.g. XRec's released
   tables); ``auto`` takes ``rewrite`` when the train pairs have reviews, else ``sft.targets``.
-* **Zero-shot users** (§4.4, :mod:`explainrec.xrec.tokenizer`): held out of LightGCN and
-  adapter training; their test pairs form the zero-shot set.
-* **Buckets** (§4.4, Fig. 4): the other test pairs, sorted by their user's number of
-  train interactions, cut into ``buckets`` sets of (near) equal size, tst1 the rarest.
+* **Zero-shot users** (§4.4, :mod:`explainrec.xrec.tokenizer`): never trained on, by LightGCN
+  or the adapters; their test pairs form the zero-shot set. ``zero_shot: held_out`` holds a
+  seeded share of the users out on purpose; ``test_only`` (XRec's issue #6) takes the users
+  who have no interaction in the graph's splits, those that appear only in the test data.
+* **Buckets** (§4.4, Fig. 4): the other test pairs, by their user's number of train
+  interactions, in ``buckets`` groups, tst1 the rarest; a user's pairs never straddle two
+  groups. ``buckets_by: users`` (XRec's issue #6) gives each group the same number of users,
+  ``pairs`` about the same number of test pairs (:func:`assign_buckets`).
 * **Prompt** (Fig. 2, as XRec's code writes it): the system turn "Explain why the user
   would enjoy the {item} within 50 words."; the user turn "user record: <USER_EMBED>
   {item} record: <ITEM_EMBED> {item} name: {title} user profile: ... {item} profile: ..."
@@ -57,17 +61,36 @@ class ExplainerConfig:
         check_int(self.max_profile_chars, "max_profile_chars", none_ok=True)
 
 
-def assign_buckets(test: pd.DataFrame, train_counts: dict[str, int], zero_shot: set[str], buckets: int) -> pd.Series:
-    """``tst1``..``tst<buckets>`` for the test pairs of seen users, by their user's number of train
-    interactions (ties broken by user and item id, tst1 the rarest), and ``zero_shot`` for the others."""
+BUCKETS_BY = ("users", "pairs")
+
+
+def assign_buckets(test: pd.DataFrame, train_counts: dict[str, int], zero_shot: set[str], buckets: int,
+                   by: str = "users") -> pd.Series:
+    """``tst1``..``tst<buckets>`` for the test pairs of seen users, and ``zero_shot`` for the others.
+
+    The seen users are ranked by their number of train interactions (ties by user id; tst1 the
+    rarest) and cut into ``buckets`` consecutive groups; a user's pairs always share one bucket.
+    ``by="users"`` (XRec's issue #6): groups of (near) equal numbers of users. ``by="pairs"``:
+    groups of near equal numbers of test pairs, each user going to the group that holds the
+    middle of its run of pairs (a user with many pairs can leave a neighbouring group empty)."""
+    check_choice(by, "buckets_by", BUCKETS_BY)
+    check_int(buckets, "buckets")
     out = pd.Series("zero_shot", index=test.index, dtype=object)
     seen = test[~test["user_id"].isin(zero_shot)]
     if seen.empty:
         return out
-    order = seen.assign(_n=seen["user_id"].map(lambda u: train_counts.get(u, 0))).sort_values(
-        ["_n", "user_id", "item_id"], kind="stable")
-    for b, idx in enumerate(np.array_split(order.index.to_numpy(), min(buckets, len(order))), start=1):
-        out.loc[idx] = f"tst{b}"
+    sizes = seen.groupby("user_id", sort=False).size()
+    order = sorted(sizes.index, key=lambda u: (train_counts.get(u, 0), str(u)))
+    n = np.array([sizes[u] for u in order], dtype=np.int64)
+    if by == "users":
+        group = np.zeros(len(order), dtype=np.int64)
+        for b, idx in enumerate(np.array_split(np.arange(len(order)), min(buckets, len(order)))):
+            group[idx] = b
+    else:
+        middle = np.cumsum(n) - n / 2.0
+        group = np.minimum((middle * buckets / n.sum()).astype(np.int64), buckets - 1)
+    label = {u: f"tst{g + 1}" for u, g in zip(order, group)}
+    out.loc[seen.index] = seen["user_id"].map(label).to_numpy()
     return out
 
 

@@ -189,9 +189,11 @@ def load_adapters(folder: str | Path) -> tuple[Adapters, dict[str, Any]]:
 # --- generate ------------------------------------------------------------------------
 def run_generate(pairs: XRecPairs, graph: Graph, spec: Any, adapters_dir: str | Path, explainer: ExplainerConfig,
                  gen: Any, buckets: int, dataset_format: str | None, out: str | Path,
-                 cache_path: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+                 cache_path: str | Path | None = None, progress: bool = True,
+                 buckets_by: str = "users") -> dict[str, Any]:
     """Explanations for ``pairs.test``; writes ``explanations.parquet`` (user_id, item_id, explanation,
-    reference) and ``buckets.parquet`` (user_id, item_id, bucket, train_interactions)."""
+    reference) and ``buckets.parquet`` (user_id, item_id, bucket, train_interactions; ``buckets``
+    groups by ``buckets_by``, :func:`explainrec.xrec.data.assign_buckets`)."""
     from explainrec.xrec.frozen import load_frozen
     from explainrec.xrec.generate import generate_explanations
 
@@ -213,7 +215,7 @@ def run_generate(pairs: XRecPairs, graph: Graph, spec: Any, adapters_dir: str | 
                           "explanation": texts, "reference": test["reference"].astype(str).to_numpy()})
     table.to_parquet(out / EXPLANATIONS_FILE, index=False)
     b = pd.DataFrame({"user_id": test["user_id"], "item_id": test["item_id"],
-                      "bucket": assign_buckets(test, graph.train_counts, graph.zero_shot, buckets),
+                      "bucket": assign_buckets(test, graph.train_counts, graph.zero_shot, buckets, buckets_by),
                       "train_interactions": test["user_id"].map(lambda u: graph.train_counts.get(u, 0))})
     b.to_parquet(out / BUCKETS_FILE, index=False)
     words = table["explanation"].str.split().str.len()
@@ -221,6 +223,8 @@ def run_generate(pairs: XRecPairs, graph: Graph, spec: Any, adapters_dir: str | 
             "mean_words": round(float(words.mean()), 2) if len(table) else None,
             "unique_sentence_ratio": round(table["explanation"].nunique() / max(len(table), 1), 4),
             "buckets": {str(k): int(v) for k, v in b["bucket"].value_counts().sort_index().items()},
+            "bucket_users": {str(k): int(v) for k, v in b.groupby("bucket")["user_id"].nunique().sort_index().items()},
+            "buckets_by": buckets_by,
             "llm": stats, "inject_all_layers": explainer.inject_all_layers, "profiles": explainer.profiles,
             "max_new_tokens": gen.max_new_tokens, "machine": lm.backend.machine,
             "seconds": round(time.perf_counter() - t0, 2)}

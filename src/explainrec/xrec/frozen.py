@@ -36,6 +36,11 @@ class FrozenLM:
         return self.backend.tokenizer
 
     @property
+    def device(self) -> torch.device:
+        """Where the input ids go: the input embedding's device (the first one under a device map)."""
+        return self.model.get_input_embeddings().weight.device
+
+    @property
     def hidden(self) -> int:
         return int(self.model.get_input_embeddings().weight.shape[1])
 
@@ -45,7 +50,8 @@ class FrozenLM:
         return str(self.backend.identity)
 
     def prompt_ids(self, request: ChatRequest) -> list[int]:
-        """The rendered prompt's token ids, ending with ``<EXPLAIN_POS>``."""
+        """The rendered prompt's token ids: ``<EXPLAIN_POS>`` closes the user turn, the chat template's
+        assistant cue follows (the explanation is the assistant's answer)."""
         return self.backend.token_ids(request)
 
     def text_ids(self, text: str) -> list[int]:

@@ -61,16 +61,24 @@ def _left_pad(rows: Sequence[list[int]], pad_id: int) -> tuple[torch.Tensor, tor
     return ids, mask
 
 
-def decode(lm: FrozenLM, injector: Injector, user: torch.Tensor, item: torch.Tensor, prompts: Sequence[list[int]],
-           max_new_tokens: int) -> list[tuple[str, int]]:
-    """Greedy continuations of ``prompts`` with ``user``/``item`` ([B, hidden]) injected: (text, new tokens)."""
+def generate_ids(lm: FrozenLM, injector: Injector, user: torch.Tensor, item: torch.Tensor,
+                 prompts: Sequence[list[int]], max_new_tokens: int) -> torch.Tensor:
+    """Greedy new token ids ([B, <= max_new_tokens], on the CPU) after the left-padded ``prompts``, with
+    ``user``/``item`` ([B, hidden], on any device) injected; XRec's reserved tokens are suppressed."""
     ids, mask = _left_pad(prompts, int(lm.tokenizer.pad_token_id))
+    ids, mask = ids.to(lm.device), mask.to(lm.device)
     with torch.no_grad(), injector.vectors(user, item):
         out = lm.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
                                 suppress_tokens=lm.suppressed(), pad_token_id=int(lm.tokenizer.pad_token_id),
                                 eos_token_id=sorted(lm.backend.eos_ids), num_beams=1,
                                 temperature=None, top_p=None, top_k=None)
-    new = out[:, ids.shape[1]:]
+    return out[:, ids.shape[1]:].cpu()
+
+
+def decode(lm: FrozenLM, injector: Injector, user: torch.Tensor, item: torch.Tensor, prompts: Sequence[list[int]],
+           max_new_tokens: int) -> list[tuple[str, int]]:
+    """Greedy continuations of ``prompts`` with ``user``/``item`` ([B, hidden]) injected: (text, new tokens)."""
+    new = generate_ids(lm, injector, user, item, prompts, max_new_tokens)
     texts = []
     for row in new.tolist():
         n = next((k for k, t in enumerate(row) if t in lm.backend.eos_ids), len(row))
@@ -110,7 +118,7 @@ def generate_explanations(lm: FrozenLM, adapters: Adapters, users: np.ndarray, i
         with injector:
             for s in range(0, len(todo), config.batch_size):
                 chunk = todo[s:s + config.batch_size]
-                with torch.no_grad():
+                with torch.no_grad():  # on the adapters' device; the hooks move the vectors to the LLM's
                     u, i = adapters(torch.from_numpy(users[chunk]), torch.from_numpy(items[chunk]))
                 outs = decode(lm, injector, u, i, [prompts[k] for k in chunk], config.max_new_tokens)
                 cache.put_many([(keys[k], Completion(t, len(prompts[k]), n)) for k, (t, n) in zip(chunk, outs)],

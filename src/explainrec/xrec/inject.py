@@ -14,13 +14,16 @@ then hooks
   as the hidden state; grouped-query models (SmolLM2-135M: hidden 576, k/v 192) do not
   have that, so this is the form that works for every model.
 
-The positions come from the input ids of the forward being run, so the hooks act at
+The vectors are moved to the device and dtype of the tensor they enter (the adapters
+train in float32; the LLM may be bfloat16 on a GPU, its layers spread over several
+devices). The positions come from the input ids of the forward being run, so the hooks act at
 the prefill of a generation (or a training forward) and add nothing at decoding steps,
 whose single new token is never a reserved one (:data:`SPECIAL_TOKENS` are suppressed in
-generation). ``<EXPLAIN_POS>`` only marks where the answer starts. Causal attention keeps
-the logits before the first reserved token unchanged; the tests check that, the
-identity with the plain model when the slots get the tokens' own embeddings and
-injection is off, and that the hooks leave nothing behind once removed.
+generation). ``<EXPLAIN_POS>`` only marks where the answer starts. The tests compare every
+q, k and v output with a hand-computed reference (unchanged off the reserved positions,
+``W x + W a`` on them, per row and per vector), one cached decoding step with the uncached
+forward, and check the identity with the plain model when the slots get the tokens' own
+embeddings and injection is off, and that the hooks leave nothing behind once removed.
 """
 
 from __future__ import annotations
@@ -44,20 +47,9 @@ PROJECTIONS = ("q_proj", "k_proj", "v_proj")
 def add_special_tokens(tokenizer: Any, model: Any) -> dict[str, int]:
     """Add :data:`SPECIAL_TOKENS` to ``tokenizer`` (once) and grow ``model``'s embedding table to
     match, the new rows set to the mean of the old ones (deterministic); returns token -> id."""
-    missing = [t for t in SPECIAL_TOKENS if t not in tokenizer.get_vocab()]
-    if missing:
-        tokenizer.add_tokens(missing, special_tokens=True)
-    emb = model.get_input_embeddings()
-    old = emb.weight.shape[0]
-    if len(tokenizer) > old:
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
-        with torch.no_grad():
-            weight = model.get_input_embeddings().weight
-            weight[old:] = weight[:old].mean(dim=0, keepdim=True)
-            out = model.get_output_embeddings()
-            if out is not None and out.weight.data_ptr() != weight.data_ptr():
-                out.weight[old:] = out.weight[:old].mean(dim=0, keepdim=True)
-    return {t: int(tokenizer.convert_tokens_to_ids(t)) for t in SPECIAL_TOKENS}
+    from explainrec.llm.reserved import add_reserved_tokens
+
+    return dict(zip(SPECIAL_TOKENS, add_reserved_tokens(tokenizer, model, SPECIAL_TOKENS)))
 
 
 def attention_projections(model: Any) -> list[tuple[str, torch.nn.Module]]:
@@ -105,10 +97,11 @@ class Injector:
         self._masks = (user_mask, item_mask)
         if self._user is None or not (user_mask.any() or item_mask.any()):
             return output
-        user = self._user.to(output.dtype)[:, None, :]
-        item = self._item.to(output.dtype)[:, None, :]
-        output = torch.where(user_mask[..., None], user, output)
-        return torch.where(item_mask[..., None], item, output)
+        # the adapters may sit on another device or dtype (float32 on the CPU, the LLM in bfloat16 on a GPU)
+        user = self._user.to(device=output.device, dtype=output.dtype)[:, None, :]
+        item = self._item.to(device=output.device, dtype=output.dtype)[:, None, :]
+        output = torch.where(user_mask.to(output.device)[..., None], user, output)
+        return torch.where(item_mask.to(output.device)[..., None], item, output)
 
     def _projection_hook(self, module: Any, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
         if self._user is None or self._masks is None:
@@ -116,9 +109,13 @@ class Injector:
         user_mask, item_mask = self._masks
         if user_mask.shape != output.shape[:2] or not (user_mask.any() or item_mask.any()):
             return output
-        weight = module.weight
-        du = F.linear(self._user.to(weight.dtype), weight)[:, None, :]
-        di = F.linear(self._item.to(weight.dtype), weight)[:, None, :]
+        weight = module.weight  # W a, without the projection's bias (Eq. 12)
+        du = F.linear(self._user.to(device=weight.device, dtype=weight.dtype), weight)
+        di = F.linear(self._item.to(device=weight.device, dtype=weight.dtype), weight)
+        du = du.to(device=output.device, dtype=output.dtype)[:, None, :]
+        di = di.to(device=output.device, dtype=output.dtype)[:, None, :]
+        # a layer may sit on another device than the embedding (device_map="auto" over several GPUs)
+        user_mask, item_mask = user_mask.to(output.device), item_mask.to(output.device)
         return output + user_mask[..., None].to(output.dtype) * du + item_mask[..., None].to(output.dtype) * di
 
     # -- life cycle ------------------------------------------------------------

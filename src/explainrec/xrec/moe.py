@@ -82,5 +82,13 @@ class Adapters(nn.Module):
         self.user = MoEAdapter(d_graph, hidden, config)
         self.item = MoEAdapter(d_graph, hidden, config)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the adapters' weights are (their inputs go there)."""
+        return self.user.w_gate.device
+
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Adapted vectors for ``users`` and ``items`` ([B, d_graph] each, moved to :attr:`device`)."""
+        w = self.user.w_gate
+        users, items = users.to(device=w.device, dtype=w.dtype), items.to(device=w.device, dtype=w.dtype)
         return self.user(users), self.item(items)

@@ -4,7 +4,9 @@ The explanation scores are the evaluate stage's per-pair scores (``data/eval/<ex
 scores.parquet``: the same metrics, encoder and judge as every other explainer), grouped by
 the sparsity bucket ``xrec_generate`` assigned (tst1..tst5 by the user's train interactions,
 tst1 the rarest, and zero_shot). As in paper 001 (Table 1, Fig. 3, Fig. 4) each score is
-given as its mean and its standard deviation over the pairs (the "stability" columns).
+given as its mean and its standard deviation over the pairs (the "stability" columns). Variants
+whose generated texts are the same word for word (say, w/o injection when the layer injection
+changes no greedy token) are named under the variants table and in ``identical_to``.
 """
 
 from __future__ import annotations
@@ -48,7 +50,12 @@ def bucket_scores(scores: pd.DataFrame, buckets: pd.DataFrame) -> dict[str, Any]
 def summary(gnn: Mapping[str, Any], variants: Mapping[str, Mapping[str, Any]], top_k: int = 20) -> dict[str, Any]:
     """``metrics/xrec.json``: the gnn's ranking metrics and, per variant, its scores overall and per
     bucket plus its training and generation figures (``variants[v]``: ``scores``, ``buckets``,
-    ``moe``, ``generate``)."""
+    ``moe``, ``generate``, and optionally ``explanations``, the generated table: the variants whose
+    texts are identical word for word are listed in ``identical_to``, by label)."""
+    from explainrec.evaluation.identical import identical_texts
+
+    texts = {v: parts["explanations"] for v, parts in variants.items() if parts.get("explanations") is not None}
+    same = identical_texts(texts)
     out: dict[str, Any] = {"gnn": {"lightgcn": gnn.get("lightgcn"), "popularity": gnn.get("popularity"),
                                    "epochs": gnn.get("epochs"), "best_epoch": gnn.get("best_epoch"),
                                    "zero_shot_users": gnn.get("zero_shot_users")}, "variants": {}}
@@ -58,7 +65,9 @@ def summary(gnn: Mapping[str, Any], variants: Mapping[str, Mapping[str, Any]], t
         entry.update({"label": LABELS.get(v, v), "explainer": explainer_name(v),
                       "unique_sentence_ratio": gen.get("unique_sentence_ratio"),
                       "train_loss_first": moe.get("train_loss_first"), "train_loss_last": moe.get("train_loss_last"),
-                      "test_nll_before": moe.get("test_nll_before"), "test_nll_after": moe.get("test_nll_after")})
+                      "test_nll_before": moe.get("test_nll_before"), "test_nll_after": moe.get("test_nll_after"),
+                      "steps": moe.get("steps"),
+                      "identical_to": [LABELS.get(o, o) for o in same.get(v, {})] if v in texts else None})
         out["variants"][v] = entry
     return out
 
@@ -84,6 +93,7 @@ def table_markdown(s: Mapping[str, Any], top_k: int = 20) -> str:
                      f"| {_fmt(a.get('bertscore_f1'))} | {_fmt(a.get('bertscore_f1_std'))} | {_fmt(a.get('bleu4'))} "
                      f"| {_fmt(a.get('rougeL_f1'))} | {_fmt(v.get('unique_sentence_ratio'), 3)} "
                      f"| {_fmt(v.get('test_nll_before'), 3)} -> {_fmt(v.get('test_nll_after'), 3)} |")
+    lines += ["", _identical_line(s["variants"])]
     full = s["variants"].get("full") or next(iter(s["variants"].values()), None)
     if full:
         lines += ["", f"| {full['label']}: bucket | pairs | GPTScore | GPT std | BERTScore F1 | F1 std |",
@@ -92,6 +102,24 @@ def table_markdown(s: Mapping[str, Any], top_k: int = 20) -> str:
             lines.append(f"| {b} | {m['pairs']} | {_fmt(m.get('gptscore'), 2)} | {_fmt(m.get('gptscore_std'), 2)} "
                          f"| {_fmt(m.get('bertscore_f1'))} | {_fmt(m.get('bertscore_f1_std'))} |")
     return "\n".join(lines) + "\n"
+
+
+def _identical_line(variants: Mapping[str, Mapping[str, Any]]) -> str:
+    """The note under the variants table: which variants generated the same texts word for word."""
+    checked = {v["label"]: v["identical_to"] for v in variants.values() if v.get("identical_to") is not None}
+    groups: list[list[str]] = []
+    for label, others in checked.items():
+        if others and not any(label in g for g in groups):
+            groups.append([label, *[o for o in others if o != label]])
+    if groups:
+        text = ("**Identical texts:** " + "; ".join(" = ".join(g) for g in groups)
+                + " (the same explanation word for word on every test pair: their scores are one set of texts "
+                "scored twice, and the difference between them is nil by construction).")
+    elif checked:
+        text = "Identical texts: none (every variant's explanations differ from the others' on some test pair)."
+    else:
+        text = "Identical texts: not checked (no generated explanations given)."
+    return text
 
 
 def plot_rows(s: Mapping[str, Any]) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explainrec.config import check_int, check_number
+from explainrec.config import check_choice, check_int, check_number
 from explainrec.errors import InputError
 from explainrec.io import read_table
 from explainrec.seeding import stable_rng
@@ -29,14 +29,21 @@ USERS_FILE, ITEMS_FILE, HISTORY_FILE = "users.parquet", "items.parquet", "histor
 
 @dataclass(frozen=True)
 class SparsityConfig:
-    """``xrec.sparsity``: the share of users held out for the zero-shot set, and the buckets."""
+    """``xrec.sparsity``: the zero-shot set (``zero_shot``: ``held_out``, a seeded ``zero_shot_users``
+    share of the users held out of training; ``test_only``, the users with no interaction in the
+    graph's splits) and the buckets (``buckets_by``: ``users`` or ``pairs``,
+    :func:`explainrec.xrec.data.assign_buckets`)."""
 
     zero_shot_users: float = 0.1
     buckets: int = 5
+    zero_shot: str = "held_out"
+    buckets_by: str = "users"
 
     def __post_init__(self) -> None:
         check_number(self.zero_shot_users, "zero_shot_users", 0.0, 1.0, high_open=True)
         check_int(self.buckets, "buckets")
+        check_choice(self.zero_shot, "zero_shot", ("held_out", "test_only"))
+        check_choice(self.buckets_by, "buckets_by", ("users", "pairs"))
 
 
 def zero_shot_users(users: list[str], share: float, seed: int) -> list[str]:
@@ -69,7 +76,8 @@ def run_gnn(splits: str | Path, filtered: str | Path, out: str | Path, gnn: Any,
     items_table = read_table(Path(filtered) / "items.parquet", "items", "the filter stage", ("item_id",))
     users = sorted(set(parts["train"]["user_id"]) | set(test["user_id"]) | set(profile["user_id"]))
     items = sorted(set(items_table["item_id"].astype(str)) | set(train["item_id"]) | set(test["item_id"]))
-    held = set(zero_shot_users(users, sparsity.zero_shot_users, seed))
+    held = set(zero_shot_users(users, sparsity.zero_shot_users, seed) if sparsity.zero_shot == "held_out"
+               else set(test["user_id"]) - set(train["user_id"]))  # test_only: never in the graph's splits
     fit = train_lightgcn(train[~train["user_id"].isin(held)], test[~test["user_id"].isin(held)], gnn, seed,
                          users=users, items=items, progress=progress)
     user_emb = np.array(fit.user_embeddings, dtype=np.float32, copy=True)
@@ -92,7 +100,7 @@ def run_gnn(splits: str | Path, filtered: str | Path, out: str | Path, gnn: Any,
         out / ITEMS_FILE, index=False)
     pd.DataFrame(fit.history).to_csv(out / HISTORY_FILE, index=False)
     metrics = dict(fit.metrics)
-    metrics.update({"zero_shot_users": len(held), "zero_shot_without_profile_items": no_history,
+    metrics.update({"zero_shot_users": len(held), "zero_shot": sparsity.zero_shot, "zero_shot_without_profile_items": no_history,
                     "config": asdict(gnn), "seconds_total": round(time.perf_counter() - t0, 2)})
     return metrics
 
