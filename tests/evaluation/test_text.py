@@ -29,6 +29,18 @@ def test_identical_strings_score_one(encoder):
     assert rl["f1"] == 1.0 and rl["f1_std"] == 0.0
 
 
+def test_an_empty_text_scores_zero_and_leaves_the_others_as_they_are(encoder):
+    cands = ["The user enjoys sci-fi films set in space.", "", "Tax forms are due in April.", "   "]
+    refs = ["The user loves science fiction movies about space.", "A film about jazz.",
+            "The user loves science fiction movies about space.", "A western."]
+    bs = bertscore(cands, refs, encoder)
+    alone = bertscore([cands[0], cands[2]], [refs[0], refs[2]], encoder)
+    assert bs["per_sample"]["f1"][1] == bs["per_sample"]["f1"][3] == 0.0
+    assert [bs["per_sample"]["f1"][k] for k in (0, 2)] == pytest.approx(alone["per_sample"]["f1"], abs=1e-6)
+    assert bs["f1"] == pytest.approx(sum(alone["per_sample"]["f1"]) / 4) and bs["n"] == 4
+    assert bertscore([""], ["A western."], encoder)["per_sample"]["f1"] == [0.0]
+
+
 def test_bertscore_ranks_paraphrase_above_unrelated(encoder):
     ref = "The user loves science fiction movies about space."
     bs = bertscore(["The user enjoys sci-fi films set in space.", "Tax forms are due in April."], [ref, ref], encoder)

@@ -80,14 +80,23 @@ def bertscore(cands: Sequence[str], refs: Sequence[str], encoder_folder: str | P
     import bert_score
     import transformers
 
-    verbosity = transformers.logging.get_verbosity()
-    transformers.logging.set_verbosity_error()  # "Empty candidate sentence detected" etc. stay in the scores
-    try:
-        p, r, f = bert_score.score(cands, refs, model_type=str(folder), num_layers=num_layers, batch_size=batch_size,
-                                   device=device, verbose=False, idf=False, rescale_with_baseline=False)
-    finally:
-        transformers.logging.set_verbosity(verbosity)
-    per = {"precision": [float(x) for x in p], "recall": [float(x) for x in r], "f1": [float(x) for x in f]}
+    # an empty text scores 0, bert-score's convention, set here: bert-score's own path for it calls a
+    # tokenizer method transformers 5 no longer has
+    scored = [k for k, (c, ref) in enumerate(zip(cands, refs)) if c.strip() and ref.strip()]
+    per: dict[str, list[float]] = {"precision": [0.0] * len(cands), "recall": [0.0] * len(cands),
+                                   "f1": [0.0] * len(cands)}
+    if scored:
+        verbosity = transformers.logging.get_verbosity()
+        transformers.logging.set_verbosity_error()
+        try:
+            p, r, f = bert_score.score([cands[k] for k in scored], [refs[k] for k in scored], model_type=str(folder),
+                                       num_layers=num_layers, batch_size=batch_size, device=device, verbose=False,
+                                       idf=False, rescale_with_baseline=False)
+        finally:
+            transformers.logging.set_verbosity(verbosity)
+        for key, values in (("precision", p), ("recall", r), ("f1", f)):
+            for k, v in zip(scored, values):
+                per[key][k] = float(v)
     for k, v in per.items():
         out.update(_summary(k, v))
     out["per_sample"] = per
