@@ -61,6 +61,8 @@ def _round(r: int, rmse: float) -> dict[str, Any]:
     return {"round": r, "rmse": rmse, "mae": 0.26, "rmse_5": 4 * rmse, "reward": 0.83 + 0.01 * r,
             "rl_reward": 0.86 if r == 0 else None, "rl_steps": 6 if r == 0 else 0, "kl": 0.05 * r,
             "coverage": 0.55, "generated": 216, "cached": 0, "train_pairs": 72, "test_pairs": 36,
+            "best_epoch": 5 if r == 0 else 0, "epochs_run": 15 if r == 0 else 10,
+            "recommender_change": None if r == 0 else 0.0,
             "llm": {"completion_tokens": 5000, "prompt_tokens": 50000, "seconds": 60.0},
             "seconds": {"explain": 60.0, "rl": 40.0 if r == 0 else 0.0, "recommend": 1.0,
                         "total": 101.0 if r == 0 else 61.0}}
@@ -100,9 +102,13 @@ def test_recpie_block_names_its_sources_and_follows_a_changed_value(tiny: Path) 
     assert "| RecPIE round 1 (after 6 GRPO optimiser steps) | 0.3180 |" in block
     assert "+0.0018: less than LR-Recsys's own spread over seeds (± 0.0180)" in block
     assert "not measurably changed" in block and "Test CPU (no AMX, 2 cores, 2 threads, cpu, float32)" in block
+    assert "Round 0's recommender stopped at epoch 5 of 15." in block
+    assert ("Round 1's refit kept its best weights from epoch 0 of 10 (epoch 0: the previous round's weights" in block
+            and "the weights moved by 0 (L2 norm)" in block)
 
-    _edit(tiny / "recpie.json", lambda d: d["rounds"][1].update(rmse=0.2900))
+    _edit(tiny / "recpie.json", lambda d: d["rounds"][1].update(rmse=0.2900, best_epoch=3, recommender_change=0.25))
     changed = render_block("recpie", tiny)
+    assert "Round 1's refit kept its best weights from epoch 3 of 10; the weights moved by 0.25 (L2 norm)." in changed
     assert changed != block and "| RecPIE round 1 (after 6 GRPO optimiser steps) | 0.2900 |" in changed
     assert "-0.0262: more than LR-Recsys's own spread" in changed and "beyond the seed-to-seed spread" in changed
 
