@@ -61,7 +61,7 @@ def test_precomputed_table_with_one_row_per_user(tmp_path: Path, tiny_model_dir:
         **TINY,
         "profiles": {**TINY["profiles"], "passthrough": True},
         "sft": {**TINY["sft"], "targets": "reference"},
-        "xrec": {**TINY["xrec"], "sparsity": {"zero_shot_users": 0.0, "buckets": 2}},
+        "xrec": {**TINY["xrec"], "sparsity": {**TINY["xrec"]["sparsity"], "zero_shot_users": 0.0, "buckets": 2}},
     })
     stages = ran(dvc(root, "repro", "generate", "xrec_generate@full"))
     assert "cpeg" not in stages and "negatives" not in stages and {"reference", "sft", "generate"} <= stages

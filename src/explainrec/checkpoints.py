@@ -45,6 +45,28 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
+def array_digest(*arrays: Any) -> str:
+    """sha256 of numpy arrays or torch tensors in order: each one's dtype, shape and bytes (None
+    counts as itself). Checkpoint keys use it for data and weights."""
+    h = hashlib.sha256()
+    for t in arrays:
+        if t is None:
+            h.update(b"none;")
+            continue
+        a = np.ascontiguousarray(t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t))
+        h.update(f"{a.dtype}{a.shape};".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def state_digest(state: Any) -> str | None:
+    """sha256 of a state dict (its names and tensors, in name order); None for None."""
+    if state is None:
+        return None
+    names = sorted(state)
+    return fingerprint(names, array_digest(*(state[k] for k in names)))
+
+
 def _plain(obj: Any) -> Any:
     import dataclasses
 

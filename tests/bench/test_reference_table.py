@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from explainrec.llm.machine import cpu_has_amx_bf16
+from explainrec.sft.params import GenerateParams
 
 from tests.bench import load_script
 
@@ -46,12 +46,12 @@ def test_sweep_on_a_small_table(tiny_model_dir, table, encoder, tmp_path):
     assert out.exit_code == 0, out.output
     assert "12 train rows, 6 test rows" in out.output and "| config | what changes |" in out.output
     res = {r["config"]: r for r in json.loads((tmp_path / "r.json").read_text())}
-    auto = "bfloat16" if cpu_has_amx_bf16() else "float32"  # what `dtype: auto` picks on a CPU
+    want = GenerateParams().dtype  # generation's default dtype (float32, the one numeric mode)
     assert list(res) == ["base", "fig4", "no_title", "train_x2"]
     assert res["base"]["train_pairs"] == 4 and res["train_x2"]["train_pairs"] == 8 and res["base"]["test_pairs"] == 3
     for r in res.values():
         assert 0 <= r["bertscore_f1"] <= 1 and 0 <= r["rougeL_f1"] <= 1 and r["sft_seconds"] > 0
-        assert 10 <= r["reference_words"] <= 11 and r["machine"]["dtype"] == auto
+        assert 10 <= r["reference_words"] <= 11 and r["machine"]["dtype"] == want
 
     assert "difference vs base on the same test pairs" in out.output
     assert "vs_first" not in res["base"] and len(res["base"]["pairs"]) == 3

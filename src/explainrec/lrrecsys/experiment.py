@@ -29,7 +29,7 @@ from explainrec.errors import ExplainrecError
 from explainrec.lrrecsys.analysis import attention_summary, attention_table
 from explainrec.lrrecsys.embeddings import AutoencoderTexts, autoencoder_embeddings
 from explainrec.lrrecsys.model import ARCHS, EXPLANATIONS, Inputs, ModelConfig
-from explainrec.lrrecsys.train import TASKS, SeedRuns, TrainConfig, run_seeds
+from explainrec.lrrecsys.train import TASKS, SeedRuns, TrainConfig, mean_std, run_seeds
 from explainrec.seeding import stable_rng
 
 
@@ -104,13 +104,6 @@ class RunResult:
     autoencoders: list[Any] = field(default_factory=list)  # one AutoencoderFit per model seed, or none
 
 
-def _summary(values: list[float | None]) -> dict[str, Any]:
-    if any(v is None for v in values) or not values:
-        return {"mean": None, "std": None}
-    return {"mean": round(float(np.mean(values)), 4),
-            "std": round(float(np.std(values, ddof=1)), 4) if len(values) > 1 else 0.0}
-
-
 def run_experiment(pairs: pd.DataFrame, embeddings: np.ndarray | AutoencoderTexts, run: RunConfig,
                    model: ModelConfig, train: TrainConfig, seeds: int, seed: int, progress: bool = True) -> RunResult:
     """Fit ``seeds`` regression and classification models of the variant and test them.
@@ -176,9 +169,9 @@ def run_experiment(pairs: pd.DataFrame, embeddings: np.ndarray | AutoencoderText
         "autoencoder": {
             "fits": len(ae_metrics), "texts": ae_metrics[0]["texts"],
             "mlp_parameters": autoencoders[0].model.mlp_parameter_count(),
-            **{k: _summary([m[k] for m in ae_metrics])
+            **{k: mean_std([m[k] for m in ae_metrics], 4)
                for k in ("train_token_accuracy", "test_token_accuracy", "vocabulary", "parameters")},
-            "chance_token_accuracy": _summary([m["chance_token_accuracy"] for m in ae_metrics])["mean"],
+            "chance_token_accuracy": mean_std([m["chance_token_accuracy"] for m in ae_metrics], 4)["mean"],
             "per_seed": ae_metrics,
         } if ae_metrics else None,
     }

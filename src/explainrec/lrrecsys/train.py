@@ -42,7 +42,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from explainrec.checkpoints import UNUSABLE, Checkpoint, fingerprint, restore_fit, rng_state
+from explainrec.checkpoints import UNUSABLE, Checkpoint, array_digest, fingerprint, restore_fit, rng_state, state_digest
 from explainrec.config import check_choice, check_device, check_int, check_number, resolve_device
 from explainrec.errors import ParamError
 from explainrec.lrrecsys.model import Inputs, ModelConfig, build_model, parameter_count
@@ -136,36 +136,14 @@ def _mean_loss(model: nn.Module, inputs: Inputs, y: torch.Tensor, task: str, bat
     return total / len(inputs)
 
 
-def tensor_digest(*tensors: torch.Tensor | np.ndarray | None) -> str:
-    """sha256 of the tensors' dtypes, shapes and bytes (None counts as itself)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for t in tensors:
-        if t is None:
-            h.update(b"none;")
-            continue
-        a = np.ascontiguousarray(t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t))
-        h.update(f"{a.dtype}{a.shape};".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-def state_digest(state: Mapping[str, torch.Tensor] | None) -> str | None:
-    """sha256 of a state dict (its names and tensors), None for None."""
-    if state is None:
-        return None
-    return fingerprint(sorted(state), tensor_digest(*(state[k] for k in sorted(state))))
-
-
 def fit_checkpoint(name: str, model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs,
                    ratings: np.ndarray, task: str, n_users: int, n_items: int, seed: int,
                    initial_state: Mapping[str, torch.Tensor] | None = None) -> Checkpoint:
     """The checkpoint of :func:`fit` with these arguments: ``<name>/<key>``, the key a fingerprint of
     the configs, the task, the seed, the sizes, every input tensor, the ratings and the warm start."""
     key = fingerprint("lrrecsys.fit", CHECKPOINT_FORMAT, model_config, train_config, task, int(n_users), int(n_items),
-                      int(seed), tensor_digest(inputs.user, inputs.item, inputs.history, inputs.explanations,
-                                               np.asarray(ratings, dtype=np.float64)), state_digest(initial_state))
+                      int(seed), array_digest(inputs.user, inputs.item, inputs.history, inputs.explanations,
+                                              np.asarray(ratings, dtype=np.float64)), state_digest(initial_state))
     return Checkpoint(name, key)
 
 
@@ -322,6 +300,15 @@ def _spread(values: Sequence[float]) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
+def mean_std(values: Sequence[float | None], digits: int | None = None) -> dict[str, float | None]:
+    """``{"mean", "std"}`` over runs (std by :func:`_spread`), rounded to ``digits`` when given; both
+    None when there is no value or any value is None."""
+    if not len(values) or any(v is None for v in values):
+        return {"mean": None, "std": None}
+    mean, std = float(np.mean(values)), _spread(values)
+    return {"mean": round(mean, digits), "std": round(std, digits)} if digits is not None else {"mean": mean, "std": std}
+
+
 @dataclass
 class SeedRuns:
     """Both tasks' models over seeds, evaluated on the test pairs.
@@ -349,10 +336,7 @@ class SeedRuns:
         names = [k for k in (self.metrics[0] if self.metrics else {}) if not k.endswith("_reason")]
         for name in names:
             values = [m[name] for m in self.metrics]
-            if any(v is None for v in values):
-                out[name] = {"mean": None, "std": None, "per_seed": values}
-            else:
-                out[name] = {"mean": float(np.mean(values)), "std": _spread(values), "per_seed": values}
+            out[name] = {**mean_std(values), "per_seed": values}
         return out
 
 

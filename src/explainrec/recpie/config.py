@@ -70,7 +70,7 @@ class RLConfig:
     start of the step (trl then logs its ``kl``); the KL to the initial explainer is measured anyway.
     """
 
-    steps: int = 12
+    steps: int = 8
     num_generations: int = 4
     prompts_per_step: int = 1
     learning_rate: float = 1e-4

@@ -110,11 +110,11 @@ def moe_checkpoint(name: str, lm: Any, adapters: Adapters, data: dict[str, list[
     the seed, the frozen LLM's identity, the adapters' initial weights, the train and test
     examples (token ids and graph vectors) and the number of processes."""
     from explainrec import launch
-    from explainrec.checkpoints import Checkpoint, fingerprint
-    from explainrec.xrec.train import CHECKPOINT_FORMAT, examples_digest, weights_digest
+    from explainrec.checkpoints import Checkpoint, fingerprint, state_digest
+    from explainrec.xrec.train import CHECKPOINT_FORMAT, examples_digest
 
     key = fingerprint("xrec.moe", CHECKPOINT_FORMAT, asdict(explainer), asdict(moe), asdict(train_cfg), int(seed),
-                      lm.identity, lm.hidden, weights_digest(adapters), examples_digest(data["train"]),
+                      lm.identity, lm.hidden, state_digest(adapters.state_dict()), examples_digest(data["train"]),
                       examples_digest(data["test"]), launch.world_size())
     return Checkpoint(name, key)
 
