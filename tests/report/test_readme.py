@@ -1,5 +1,7 @@
-"""README.md's generated blocks: each one equals what the committed metrics give, every marker
-has a renderer and every renderer a marker, and the renderers and the CLI on tiny metrics."""
+"""The generated blocks of README.md and docs/*.md: each one equals what the committed metrics
+give, every marker has a renderer and every renderer a marker (over all those files together),
+the CLI's default files are exactly the files with blocks, and the renderers and the CLI on tiny
+metrics."""
 
 from __future__ import annotations
 
@@ -11,42 +13,63 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from explainrec.report.readme import (RENDERERS, ReadmeError, find_blocks, main, regenerate, render_block,
-                                      update_file)
+from explainrec.report.readme import (RENDERERS, ReadmeError, block_files, find_blocks, main, regenerate,
+                                      render_block, update_file)
 
 REPO = Path(__file__).resolve().parents[2]
-README = REPO / "README.md"
 METRICS = REPO / "metrics"
-README_BLOCKS = [b.name for b in find_blocks(README.read_text())]
+#: the files `python -m explainrec.report.readme` renders by default: README.md and docs/*.md with a block
+FILES = {path.relative_to(REPO).as_posix(): path for path in block_files(REPO)}
+#: every (file, block name) pair of those files
+BLOCKS = [(rel, b.name) for rel, path in FILES.items() for b in find_blocks(path.read_text(), rel)]
 
 
-@pytest.mark.parametrize("name", README_BLOCKS)
-def test_readme_block_matches_committed_metrics(name: str) -> None:
-    text = README.read_text().split("\n")
-    copies = ["\n".join(text[b.start:b.end + 1]) for b in find_blocks(README.read_text()) if b.name == name]
+@pytest.mark.parametrize("rel,name", BLOCKS, ids=[f"{rel}:{name}" for rel, name in BLOCKS])
+def test_block_matches_committed_metrics(rel: str, name: str) -> None:
+    text = FILES[rel].read_text()
+    lines = text.split("\n")
+    copies = ["\n".join(lines[b.start:b.end + 1]) for b in find_blocks(text, rel) if b.name == name]
     expected = render_block(name, METRICS, "metrics")
     for copy in copies:
         assert copy == expected, (
-            f"README.md's block '{name}' differs from what the committed metrics give: "
-            f"run `python -m explainrec.report.readme` and commit README.md")
+            f"{rel}'s block '{name}' differs from what the committed metrics give: "
+            f"run `python -m explainrec.report.readme` and commit {rel}")
 
 
-def test_readme_check_passes() -> None:
-    stale = update_file(README, METRICS, "metrics", check=True)
-    assert not stale, f"stale README.md blocks: {', '.join(stale)} (run `python -m explainrec.report.readme`)"
+@pytest.mark.parametrize("rel", list(FILES))
+def test_check_passes(rel: str) -> None:
+    stale = update_file(FILES[rel], METRICS, "metrics", check=True)
+    assert not stale, f"stale {rel} blocks: {', '.join(stale)} (run `python -m explainrec.report.readme`)"
 
 
 def test_every_marker_has_a_renderer_and_every_renderer_a_marker() -> None:
-    assert README_BLOCKS, "README.md has no generated block"
-    unknown = sorted(set(README_BLOCKS) - set(RENDERERS))
-    unused = sorted(set(RENDERERS) - set(README_BLOCKS))
-    assert not unknown, f"README.md markers without a renderer: {unknown}"
-    assert not unused, f"renderers without a README.md marker: {unused}"
+    names = {name for _, name in BLOCKS}
+    assert names, "README.md and docs/*.md have no generated block"
+    unknown = sorted(names - set(RENDERERS))
+    unused = sorted(set(RENDERERS) - names)
+    assert not unknown, f"markers without a renderer (in README.md or docs/*.md): {unknown}"
+    assert not unused, f"renderers without a marker in README.md or docs/*.md: {unused}"
 
 
-def test_history_has_no_generated_block() -> None:
-    """docs/history.md holds figures of earlier runs: labelled by commit, never regenerated."""
-    assert find_blocks((REPO / "docs" / "history.md").read_text(), "docs/history.md") == []
+def test_the_default_files_are_every_file_with_a_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Markdown file at the top or in docs/ that holds a block is rendered by default, and the
+    CLI with no FILES finds them all up to date."""
+    holders = sorted(p.relative_to(REPO).as_posix() for p in [*REPO.glob("*.md"), *REPO.glob("docs/*.md")]
+                     if find_blocks(p.read_text(), p.name))
+    assert holders == sorted(FILES), f"files with blocks {holders}, rendered by default {sorted(FILES)}"
+    assert "README.md" in FILES
+
+    monkeypatch.chdir(REPO)
+    result = CliRunner().invoke(main, ["--check"])
+    assert result.exit_code == 0, result.output
+    for rel, path in FILES.items():
+        n = len(find_blocks(path.read_text(), rel))
+        assert f"{rel}: all {n} blocks match metrics/" in result.output
+
+
+def test_changelog_has_no_generated_block() -> None:
+    """CHANGELOG.md holds figures of earlier runs: labelled by commit, never regenerated."""
+    assert find_blocks((REPO / "CHANGELOG.md").read_text(), "CHANGELOG.md") == []
 
 
 # --- tiny metrics ------------------------------------------------------------------------------
@@ -176,17 +199,30 @@ def test_cli_rewrites_then_checks(tiny: Path, monkeypatch: pytest.MonkeyPatch) -
     readme.write_text("intro\n\n<!-- generated: recpie -->\n<!-- /generated: recpie -->\n\n"
                       "<!-- generated: comparisons -->\n<!-- /generated: comparisons -->\n")
     readme.chmod(0o644)
+    (root / "docs").mkdir()
+    page = root / "docs" / "method.md"
+    page.write_text("# A method\n\n<!-- generated: lrrecsys_efficiency -->\n<!-- /generated: lrrecsys_efficiency -->\n")
+    plain = root / "docs" / "plain.md"
+    plain.write_text("# No block here\n")
     runner = CliRunner()
 
     result = runner.invoke(main, ["--check"])
     assert result.exit_code == 1 and "stale: README.md: blocks recpie, comparisons differ" in result.output
+    assert "stale: docs/method.md: block lrrecsys_efficiency differs" in result.output
+    assert "plain.md" not in result.output
     assert "<!-- generated: recpie -->\n<!-- /generated: recpie -->" in readme.read_text()  # --check writes nothing
 
     result = runner.invoke(main, [])
     assert result.exit_code == 0, result.output
     assert "README.md: 2 of 2 blocks rewritten" in result.output
+    assert "docs/method.md: 1 of 1 blocks rewritten (lrrecsys_efficiency)" in result.output
+    assert "RMSE falls with every step" in page.read_text() and plain.read_text() == "# No block here\n"
     assert stat.S_IMODE(readme.stat().st_mode) == 0o644
-    assert runner.invoke(main, ["--check"]).exit_code == 0
+    result = runner.invoke(main, ["--check"])
+    assert result.exit_code == 0 and "docs/method.md: all 1 blocks match metrics/" in result.output
+
+    result = runner.invoke(main, ["README.md"])  # FILES given: only those
+    assert result.exit_code == 0 and "docs/method.md" not in result.output
 
     _edit(tiny / "recpie.json", lambda d: d["rounds"][0].update(coverage=0.6))
     before = readme.read_text()

@@ -1,6 +1,7 @@
-"""The README's result blocks, rendered from the committed metrics.
+"""The result blocks of README.md and the pages of docs/, rendered from the committed metrics.
 
-Every figure of the default run that README.md shows sits in a generated block::
+Every figure of the default run that README.md or a page of ``docs/`` shows sits in a
+generated block::
 
     <!-- generated: recpie -->
 
@@ -13,11 +14,12 @@ Each block has a renderer in :data:`RENDERERS` that reads one or a few files und
 ``metrics/`` (JSON, the stage-written ``*.md`` tables, the CSVs under ``metrics/plots``) and
 returns a compact Markdown table or list, closed by a line naming the files it read. Verdicts
 ("the 95 % interval [a, b] contains 0: no measurable difference") are derived from the
-numbers, so no sentence of the README can state a comparison its metrics no longer support.
+numbers, so no sentence of the docs can state a comparison its metrics no longer support.
 
-``python -m explainrec.report.readme`` rewrites the blocks in place (atomically);
-``--check`` rewrites nothing and exits 1 naming the blocks whose copy differs from what the
-committed metrics give. ``tests/report/test_readme.py`` runs the check.
+``python -m explainrec.report.readme`` rewrites the blocks in place (atomically), in the files
+it is given or, by default, in README.md and every ``docs/*.md`` that holds a block
+(:func:`block_files`); ``--check`` rewrites nothing and exits 1 naming the blocks whose copy
+differs from what the committed metrics give. ``tests/report/test_readme.py`` runs the check.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ from explainrec.io import atomic_file
 COMMAND = "python -m explainrec.report.readme"
 OPEN = re.compile(r"^<!-- generated: ([A-Za-z0-9_-]+) -->$")
 CLOSE = re.compile(r"^<!-- /generated: ([A-Za-z0-9_-]+) -->$")
+#: the files the CLI renders when it is given none: README.md, then every page of docs/ with a block
+README = "README.md"
+DOCS = "docs/*.md"
 
 
 class ReadmeError(ExplainrecError):
@@ -818,6 +823,15 @@ def regenerate(text: str, metrics_root: str | Path, label: str = "metrics",
     return "\n".join(out), stale
 
 
+def block_files(root: str | Path = ".") -> list[Path]:
+    """README.md under ``root``, then every ``docs/*.md`` there that holds a generated block
+    (sorted): the files ``python -m explainrec.report.readme`` renders when it is given none."""
+    root = Path(root)
+    docs = [p for p in sorted(root.glob(DOCS))
+            if any(OPEN.match(line) for line in p.read_text().split("\n"))]
+    return [root / README, *docs]
+
+
 def update_file(path: str | Path, metrics_root: str | Path, label: str = "metrics",
                 check: bool = False) -> list[str]:
     """Regenerate the blocks of ``path`` (rewritten atomically, its mode kept, only when one
@@ -842,11 +856,12 @@ def update_file(path: str | Path, metrics_root: str | Path, label: str = "metric
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 1 naming every block whose copy differs from the metrics.")
 def main(files: tuple[Path, ...], metrics_dir: Path, check: bool) -> None:
-    """Render the generated blocks of FILES (default: README.md) from the committed metrics."""
+    """Render the generated blocks of FILES from the committed metrics (default: README.md and
+    every docs/*.md that holds a block)."""
     label = metrics_dir.as_posix() if not metrics_dir.is_absolute() else metrics_dir.name
     stale_any = False
     try:
-        for path in files or (Path("README.md"),):
+        for path in files or block_files():
             stale = update_file(path, metrics_dir, label, check)
             n = len(find_blocks(path.read_text(), str(path)))
             if check and stale:
