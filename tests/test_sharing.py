@@ -1,12 +1,12 @@
 """End to end: sharing a run's artifacts through real DVC remotes, as a team would.
 
 One tiny project (the real dvc.yaml and stages, tests/dvc_project.py) runs ``dvc repro`` once and
-pushes to an S3 server (``rclone serve s3`` on 127.0.0.1, started and stopped here) and to a
-local folder. Fresh ``git clone``s then ``dvc pull``: ``dvc repro`` runs nothing, every output is
-byte for byte the origin's and ``dvc status -c`` is clean. The run-cache restores a param value run
-before instead of running it, here and, pushed with its objects (``python -m explainrec.sharing
-push-run-cache``), in a clone with ``dvc repro --pull``; the LLM response cache pulled through the
-same remote answers a rerun's every call.
+pushes to an S3, an SFTP and a WebDAV server (``rclone serve s3|sftp|webdav`` on 127.0.0.1, started
+and stopped here) and to a local folder. Fresh ``git clone``s then ``dvc pull``: ``dvc repro`` runs
+nothing, every output is byte for byte the origin's and ``dvc status -c`` is clean. The run-cache
+restores a param value run before instead of running it, here and, pushed with its objects
+(``python -m explainrec.sharing push-run-cache``), in a clone with ``dvc repro --pull``; the LLM
+response cache pulled through the same remote answers a rerun's every call.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.dvc_project import dvc, make_tiny_project, ran, run, set_param
-from tests.servers import S3Server, rclone_s3
+from tests.servers import LoginServer, S3Server, rclone_s3, rclone_sftp, rclone_webdav
 
 pytestmark = pytest.mark.slow
 
@@ -37,24 +37,49 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def sftp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoginServer]:
+    with rclone_sftp(tmp_path_factory.mktemp("sftp") / "root") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def webdav(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoginServer]:
+    with rclone_webdav(tmp_path_factory.mktemp("webdav") / "root") as server:
+        (server.root / "store").mkdir()  # a WebDAV remote's folder must exist (DVC creates only what is under it)
+        yield server
+
+
 def s3_credentials(repo: Path, s3: S3Server) -> None:
     """What each teammate keeps in their own, never committed, .dvc/config.local."""
     dvc(repo, "remote", "modify", "--local", "s3", "access_key_id", s3.key)
     dvc(repo, "remote", "modify", "--local", "s3", "secret_access_key", s3.secret)
 
 
+def login_credentials(repo: Path, remote: str, server: LoginServer) -> None:
+    """The same for an SFTP or WebDAV remote: a user and a password."""
+    dvc(repo, "remote", "modify", "--local", remote, "user", server.user)
+    dvc(repo, "remote", "modify", "--local", remote, "password", server.password)
+
+
 @pytest.fixture(scope="module")
-def origin(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, s3: S3Server) -> Path:
-    """A tiny project after one ``dvc repro``, committed with two remotes configured (s3 the default)."""
+def origin(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, s3: S3Server, sftp: LoginServer,
+           webdav: LoginServer) -> Path:
+    """A tiny project after one ``dvc repro``, committed with four remotes configured (s3 the default)."""
     root = make_tiny_project(tmp_path_factory.mktemp("origin"), tiny_model_dir)
     dvc(root, "repro")
     dvc(root, "remote", "add", "-d", "s3", f"s3://{s3.bucket}/store")
     dvc(root, "remote", "modify", "s3", "endpointurl", s3.endpoint)
     s3_credentials(root, s3)
+    dvc(root, "remote", "add", "sftp", sftp.remote("store"))
+    login_credentials(root, "sftp", sftp)
+    dvc(root, "remote", "add", "webdav", webdav.remote("store"))
+    login_credentials(root, "webdav", webdav)
     dvc(root, "remote", "add", "folder", str(tmp_path_factory.mktemp("folder-remote")))
     run(root, "git", "add", "-A")
     run(root, "git", "commit", "-qm", "a run")
-    assert "secret_access_key" not in run(root, "git", "show", "HEAD:.dvc/config").stdout
+    committed = run(root, "git", "show", "HEAD:.dvc/config").stdout
+    assert "secret_access_key" not in committed and "password" not in committed
     return root
 
 
@@ -84,24 +109,39 @@ def check_pulled(origin: Path, repo: Path, remote: str) -> None:
     assert json.loads(dvc(repo, "status", "-c", "-r", remote, "--json").stdout) == {}
 
 
-def test_push_pull_through_s3(origin: Path, s3: S3Server, tmp_path: Path) -> None:
-    assert "pushed" in dvc(origin, "push").stdout
-    share = run(origin, sys.executable, "-m", "explainrec.sharing", "push").stdout
+def push_and_pull(origin: Path, tmp_path: Path, remote: str, credentials: Callable[[Path], None]) -> None:
+    """The origin pushes its outputs and LLM answers to ``remote``; a fresh clone with the teammate's own
+    ``credentials`` pulls both, runs nothing and generates no answer."""
+    select = [] if remote == "s3" else ["-r", remote]  # s3, the default remote, is named by nothing
+    assert "pushed" in dvc(origin, "push", *select).stdout
+    share = run(origin, sys.executable, "-m", "explainrec.sharing", "push", *select).stdout
     paid = int(re.search(r"pushed (\d+) LLM answers", share).group(1))
-    assert paid > 0
+    assert paid > 0 and f"to remote '{remote}'" in share
 
     repo = clone(origin, tmp_path / "teammate")
-    s3_credentials(repo, s3)
-    dvc(repo, "pull")
-    check_pulled(origin, repo, "s3")
+    credentials(repo)
+    dvc(repo, "pull", *select)
+    check_pulled(origin, repo, remote)
 
     # the LLM answers travel the same way: a forced rerun of the profiles generates nothing
-    pulled = run(repo, sys.executable, "-m", "explainrec.sharing", "pull").stdout
+    pulled = run(repo, sys.executable, "-m", "explainrec.sharing", "pull", *select).stdout
     assert f"pulled {paid} LLM answers" in pulled
     dvc(repo, "repro", "--force", "--single-item", "profiles")
     llm = json.loads((repo / "metrics" / "profiles.json").read_text())["llm"]
     assert llm["cache_hits"] > 0 and llm["llm_calls"] == 0  # llm_calls counts the answers generated
     assert json.loads(dvc(repo, "status", "--json").stdout) == {}  # same answers, same profiles
+
+
+def test_push_pull_through_s3(origin: Path, s3: S3Server, tmp_path: Path) -> None:
+    push_and_pull(origin, tmp_path, "s3", lambda repo: s3_credentials(repo, s3))
+
+
+def test_push_pull_through_sftp(origin: Path, sftp: LoginServer, tmp_path: Path) -> None:
+    push_and_pull(origin, tmp_path, "sftp", lambda repo: login_credentials(repo, "sftp", sftp))
+
+
+def test_push_pull_through_webdav(origin: Path, webdav: LoginServer, tmp_path: Path) -> None:
+    push_and_pull(origin, tmp_path, "webdav", lambda repo: login_credentials(repo, "webdav", webdav))
 
 
 def test_push_pull_through_a_local_folder(origin: Path, tmp_path: Path) -> None:

@@ -1,11 +1,13 @@
-"""The LLM response cache pushed to and pulled from real DVC remotes: a local folder, and an S3
-server (rclone) on 127.0.0.1."""
+"""The LLM response cache pushed to and pulled from real DVC remotes: a local folder, and S3, SFTP
+and WebDAV servers (rclone) on 127.0.0.1."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from explainrec.errors import InputError
 from explainrec.llm.cache import ResponseCache, cache_key
 from explainrec.llm.types import ChatRequest, Completion
 from explainrec.sharing import llm_cache
-from tests.servers import rclone_s3
+from tests.servers import LoginServer, rclone_s3, rclone_sftp, rclone_webdav
 
 IDENTITY = "local:tiny|float32"
 
@@ -78,6 +80,39 @@ def test_s3_remote_round_trip(tmp_path: Path) -> None:
         round_trip(repo, tmp_path, None)
     assert len(list((tmp_path / "s3" / s3.bucket / "store" / "explainrec" / "llm-cache").rglob("*.json"))) == 4
     assert "secret" not in (repo / ".dvc" / "config").read_text()  # credentials stay in config.local
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("serve", [rclone_sftp, rclone_webdav], ids=["sftp", "webdav"])
+def test_login_remote_round_trip(tmp_path: Path, serve: Callable[..., AbstractContextManager[LoginServer]]) -> None:
+    repo = dvc_repo(tmp_path / "repo")
+    with serve(tmp_path / "served") as server:
+        (server.root / "store").mkdir()  # a WebDAV remote's folder must exist (DVC creates only what is under it)
+        add_remote(repo, "add", "-d", "shared", server.remote("store"))
+        add_remote(repo, "modify", "--local", "shared", "user", server.user)
+        add_remote(repo, "modify", "--local", "shared", "password", server.password)
+        round_trip(repo, tmp_path, None)
+    assert len(list((tmp_path / "served" / "store" / "explainrec" / "llm-cache").rglob("*.json"))) == 4
+    assert "secret" not in (repo / ".dvc" / "config").read_text()  # credentials stay in config.local
+
+
+@pytest.mark.slow
+def test_a_refused_login_is_one_line(tmp_path: Path) -> None:
+    """A wrong WebDAV password: `error: ...` on one line naming the fix, exit 1, no traceback (SFTP is left
+    out: dvc-ssh then asks for a password on the terminal)."""
+    repo = dvc_repo(tmp_path / "repo")
+    cache = tmp_path / "responses.sqlite"
+    fill(cache, ["one"])
+    with rclone_webdav(tmp_path / "served") as server:
+        (server.root / "store").mkdir()
+        add_remote(repo, "add", "-d", "shared", server.remote("store"))
+        add_remote(repo, "modify", "--local", "shared", "user", server.user)
+        add_remote(repo, "modify", "--local", "shared", "password", "not-the-password")
+        proc = subprocess.run([sys.executable, "-m", "explainrec.sharing", "push", "--cache", str(cache)], cwd=repo,
+                              capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("error: the remote refused or failed the transfer") and "401" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_a_bad_remote_object_is_refused_and_nothing_is_stored(tmp_path: Path) -> None:

@@ -39,6 +39,24 @@ def _one_line_errors() -> Iterator[None]:
     except (ExplainrecError, DvcException) as exc:
         click.echo(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True)
         sys.exit(1)
+    except _transfer_errors() as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        click.echo(f"error: the remote refused or failed the transfer ({type(exc).__name__}: {first}); check its URL "
+                   f"and credentials (dvc remote list; dvc remote modify --local NAME user/password/...)", err=True)
+        sys.exit(1)
+
+
+def _transfer_errors() -> tuple[type[BaseException], ...]:
+    """What the remotes' clients raise for a refused login or a failed request: OSError (local folders,
+    fsspec's FileNotFoundError/PermissionError) and the WebDAV, S3 and SSH clients' own errors, looked up
+    among the modules the transfer imported (importing one here would only print its warnings)."""
+    found: list[type[BaseException]] = [OSError]
+    for module, name in (("webdav4.client", "HTTPError"), ("botocore.exceptions", "BotoCoreError"),
+                         ("botocore.exceptions", "ClientError"), ("asyncssh", "Error")):
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type) and issubclass(cls, BaseException):
+            found.append(cls)
+    return tuple(found)
 
 
 def _run(action: str, repo: Path, remote_name: str | None, cache_path: Path | None, jobs: int | None) -> None:

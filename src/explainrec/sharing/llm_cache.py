@@ -129,6 +129,10 @@ def push(cache_path: str | Path, remote: Remote, jobs: int | None = None) -> dic
             source.write_text(json.dumps(entry, sort_keys=True, ensure_ascii=False))
             sources.append(str(source))
             targets.append(remote.path(entry["key"]))
+        # the missing key-prefix folders first, one at a time, as DVC's own object store does: parallel uploads
+        # into a folder not there yet race to create it, and a WebDAV server refuses all but one (423 Locked)
+        for prefix in sorted({key[:2] for key in missing} - {key[:2] for key in there}):
+            remote.fs.makedirs(remote.fs.join(remote.root, prefix))
         if sources:
             remote.fs.put(sources, targets, callback=_callback(f"push to {remote.name}"), batch_size=jobs)
     return {"pushed": len(missing), "already": len(there)}
