@@ -37,13 +37,16 @@ def _one_line_errors() -> Iterator[None]:
     try:
         yield
     except (ExplainrecError, DvcException) as exc:
-        click.echo(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", err=True)
+        click.echo(f"error: {_first_line(exc) or type(exc).__name__}", err=True)
         sys.exit(1)
     except _transfer_errors() as exc:
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        click.echo(f"error: the remote refused or failed the transfer ({type(exc).__name__}: {first}); check its URL "
-                   f"and credentials (dvc remote list; dvc remote modify --local NAME user/password/...)", err=True)
+        click.echo(f"error: the remote refused or failed the transfer ({type(exc).__name__}: {_first_line(exc)}); "
+                   f"check its URL and credentials (dvc remote list; dvc remote modify --local NAME user/password/...)", err=True)
         sys.exit(1)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else ""
 
 
 def _transfer_errors() -> tuple[type[BaseException], ...]:

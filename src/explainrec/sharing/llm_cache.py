@@ -42,8 +42,12 @@ class Remote:
     fs: Any  # a dvc-objects FileSystem (local, s3, ssh, webdav, ...)
     root: str
 
+    def folder(self, key: str) -> str:
+        """The folder of ``key``'s answer: its first two characters."""
+        return self.fs.join(self.root, key[:2])
+
     def path(self, key: str) -> str:
-        return self.fs.join(self.root, key[:2], f"{key[2:]}.json")
+        return self.fs.join(self.folder(key), f"{key[2:]}.json")
 
 
 def open_remote(repo: str | Path = ".", name: str | None = None) -> Remote:
@@ -131,8 +135,8 @@ def push(cache_path: str | Path, remote: Remote, jobs: int | None = None) -> dic
             targets.append(remote.path(entry["key"]))
         # the missing key-prefix folders first, one at a time, as DVC's own object store does: parallel uploads
         # into a folder not there yet race to create it, and a WebDAV server refuses all but one (423 Locked)
-        for prefix in sorted({key[:2] for key in missing} - {key[:2] for key in there}):
-            remote.fs.makedirs(remote.fs.join(remote.root, prefix))
+        for folder in sorted({remote.folder(key) for key in missing} - {remote.folder(key) for key in there}):
+            remote.fs.makedirs(folder)
         if sources:
             remote.fs.put(sources, targets, callback=_callback(f"push to {remote.name}"), batch_size=jobs)
     return {"pushed": len(missing), "already": len(there)}
