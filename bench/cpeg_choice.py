@@ -37,8 +37,8 @@ def load_inputs(root: Path, n_pairs: int) -> dict[str, Any]:
     """The negatives (first ``n_pairs`` rows), interactions, items and the profiles CPEG reads."""
     import pandas as pd
 
+    from explainrec.core.io import read_table
     from explainrec.cpeg.negatives import FILE, read_negatives
-    from explainrec.io import read_table
 
     neg_path = root / "data/negatives" / FILE
     if not neg_path.is_file():
@@ -54,10 +54,10 @@ def run_mode(mode: str, inputs: dict[str, Any], profiles: Path, llm_json: Path, 
     """CPEG in ``mode`` with a fresh backend and no cache: its metrics over all pairs, seconds, LLM stats."""
     from dataclasses import replace
 
+    from explainrec.core.profile_store import load_profiles
     from explainrec.cpeg.loop import run_cpeg
     from explainrec.llm import LLM, open_backend
     from explainrec.llm.factory import load_spec
-    from explainrec.profiles.store import load_profiles
 
     users, items = load_profiles(profiles, user_layer=config.profile_layer, item_layer=config.profile_layer)
     llm = LLM(open_backend(load_spec(llm_json)), None, desc=f"cpeg {mode}")
@@ -92,7 +92,7 @@ def _rate(d: dict[str, Any]) -> str:
 def main(root: Path, llm_json: Path | None, pairs: int, json_out: Path | None) -> None:
     import yaml
 
-    from explainrec.config import from_section
+    from explainrec.core.config import from_section
     from explainrec.cpeg.loop import CPEGConfig
 
     if not (root / "params.yaml").is_file():

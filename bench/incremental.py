@@ -88,10 +88,10 @@ def apply_overrides(params: dict[str, Any], sets: Sequence[str]) -> dict[str, An
 
 def configs_from_params(params: Mapping[str, Any]) -> Configs:
     """The configs of stages/profiles.py, stages/negatives.py and stages/cpeg.py, read as they read them."""
-    from explainrec.config import check_int, from_section
+    from explainrec.core.config import check_int, from_section
+    from explainrec.core.errors import ParamError
     from explainrec.cpeg.loop import CPEGConfig
     from explainrec.cpeg.negatives import NegativeConfig
-    from explainrec.errors import ParamError
     from explainrec.profiles.pghis import ProfileConfig
 
     for key in ("seed", "profiles", "negatives", "cpeg"):
@@ -105,8 +105,8 @@ def configs_from_params(params: Mapping[str, Any]) -> Configs:
 
 def load_inputs(splits: Path, filtered: Path) -> Inputs:
     """The tables as the stages read them (profile split and filtered dataset conformed to the schema)."""
+    from explainrec.core.io import read_table
     from explainrec.data.schema import Dataset, conform
-    from explainrec.io import read_table
 
     ds = Dataset.load(filtered)
     path = splits / "profile.parquet"
@@ -138,8 +138,8 @@ def add_interactions(inputs: Inputs, share: float, per_user: int, seed: int, rat
     """Give ``share`` of the users (at least one; seeded) ``per_user`` new interactions each with
     items they never interacted with (seeded), rated ``rating``, one day apart after their last
     interaction; add them to the profile split and to the filtered interactions."""
+    from explainrec.core.seeding import stable_rng
     from explainrec.data.schema import conform
-    from explainrec.seeding import stable_rng
 
     users = sorted(inputs.users["user_id"].astype(str))
     n = min(len(users), max(1, round(share * len(users))))
@@ -200,10 +200,10 @@ class RunResult:
 
 def run_stages(inputs: Inputs, llm: Any, encoder: Any, cfg: Configs) -> RunResult:
     """profiles -> negatives -> cpeg through the library, as the three stage scripts call it."""
+    from explainrec.core.profile_store import select_layer
     from explainrec.cpeg.loop import run_cpeg
     from explainrec.cpeg.negatives import sample_negatives
     from explainrec.profiles.pghis import build_profiles
-    from explainrec.profiles.store import select_layer
 
     rec = RecordingLLM(llm)
     seconds: dict[str, float] = {}
@@ -367,8 +367,8 @@ def report_lines(r: dict[str, Any]) -> list[str]:
 def main(params_path: Path, splits: Path, filtered: Path, encoder: Path, llm_json: Path, users_share: float,
          new_per_user: int, rating: float, max_users: int | None, max_new_tokens: int | None, sets: tuple[str, ...],
          threads: int | None, seed: int | None, progress: bool, json_path: Path | None) -> None:
-    from explainrec.cpeg.negatives import load_encoder
-    from explainrec.errors import ExplainrecError
+    from explainrec.core.encoder import load_encoder
+    from explainrec.core.errors import ExplainrecError
     from explainrec.llm import load_spec, open_llm
 
     if not 0 < users_share <= 1:

@@ -56,11 +56,11 @@ def workloads(requests: Sequence[tuple[list[list[str]], dict[str, Any]]], n_pghi
               n_pairs: int) -> dict[str, list[list[Any]]]:
     """``{name: [round 1 requests, round 2 requests, ...]}`` from the cached requests."""
     from explainrec.cpeg.prompts import RETRY_HEADER, SYSTEM_PROMPT
-    from explainrec.llm import ChatRequest, GenParams
+    from explainrec.llm import ChatRequest, GenerationConfig
     from explainrec.profiles.prompts import P_AGG_ITEM, P_INIT_USER
 
     def req(messages: list[list[str]], params: dict[str, Any]) -> Any:
-        return ChatRequest(tuple((r, c) for r, c in messages), GenParams(**params))
+        return ChatRequest(tuple((r, c) for r, c in messages), GenerationConfig(**params))
 
     def system(messages: list[list[str]]) -> str:
         return messages[0][1] if messages[0][0] == "system" else ""

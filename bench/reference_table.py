@@ -10,7 +10,7 @@ through, and for each configuration of the sweep fine-tunes the SFT base model
 (``--base``, the assets_sft_base stage's folder) on a seeded sample of
 ``--train`` train rows, then explains ``--test`` test rows greedily, with no
 response cache, through the same code as the sft and generate stages
-(:func:`explainrec.sft.data.build_pairs`, :func:`explainrec.sft.train.train_sft`,
+(:func:`explainrec.core.explanation_pairs.build_pairs`, :func:`explainrec.sft.train.train_sft`,
 :func:`explainrec.sft.generate.explain_pairs`). Each configuration changes
 one thing of ``base`` (the library's SFT defaults with ``targets: reference``):
 the target form, the item title in the prompt, the learning rate, LoRA's rank
@@ -39,7 +39,7 @@ from typing import Any
 import click
 
 LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-#: name -> (what it changes, SFTParams overrides; "train_factor" scales --train)
+#: name -> (what it changes, SFTTrainConfig overrides; "train_factor" scales --train)
 CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "base": ("the defaults: as_written targets, title in the prompt, LoRA r 8 on q/k/v/o, lr 1e-3, 1 epoch", {}),
     "fig4": ("targets in Fig. 4's form", {"target_form": "fig4"}),
@@ -55,9 +55,9 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
 def load_rows(table: Path, ratios: tuple[float, float, float], seed: int) -> dict[str, Any]:
     """The table's train and test rows (``{split: (user_id, item_id, explanation)}``), its
     profiles (``users``, ``items``) and item names, after the seeded row split."""
+    from explainrec.core.explanation_pairs import item_names
     from explainrec.data.adapters.precomputed import load
     from explainrec.data.split import SplitConfig, assign_splits
-    from explainrec.sft.data import item_names
 
     data = load(table)
     inter = data.interactions
@@ -72,16 +72,16 @@ def load_rows(table: Path, ratios: tuple[float, float, float], seed: int) -> dic
 def run_config(name: str, inputs: dict[str, Any], base: Path, encoder: Path, n_train: int, n_test: int,
                seed: int, threads: int, max_new_tokens: int) -> dict[str, Any]:
     """Fine-tune and generate with one configuration; its scores and seconds."""
+    from explainrec.core.explanation_pairs import build_pairs
+    from explainrec.core.explanation_prompt import has_two_openings
     from explainrec.evaluation.text import bertscore, bleu, rouge, usr
-    from explainrec.sft.data import build_pairs
     from explainrec.sft.generate import explain_pairs, open_model_llm
-    from explainrec.sft.params import GenerateParams, SFTParams
-    from explainrec.sft.prompt import has_two_openings
+    from explainrec.sft.params import SFTGenerateConfig, SFTTrainConfig
     from explainrec.sft.train import sample_pairs, train_sft
 
     overrides = dict(CONFIGS[name][1])
     factor = overrides.pop("train_factor", 1)
-    params = replace(SFTParams(targets="reference", eval_on_start=False, threads=threads), **overrides)
+    params = replace(SFTTrainConfig(targets="reference", eval_on_start=False, threads=threads), **overrides)
     names = params.item_names(inputs["names"])
     pairs = {s: build_pairs(inputs["rows"][s], inputs["users"], inputs["items"], names, params.target_form)[0]
              for s in ("train", "test")}
@@ -90,7 +90,7 @@ def run_config(name: str, inputs: dict[str, Any], base: Path, encoder: Path, n_t
     with tempfile.TemporaryDirectory(prefix=f"bench-ref-{name}-") as out:
         sft = train_sft(train, None, base, out, params, seed)
         t0 = time.perf_counter()
-        llm = open_model_llm(Path(out) / "model", GenerateParams(max_new_tokens=max_new_tokens, threads=threads),
+        llm = open_model_llm(Path(out) / "model", SFTGenerateConfig(max_new_tokens=max_new_tokens, threads=threads),
                              name=name, progress=False, use_cache=False)
         table = explain_pairs(llm, test, max_new_tokens)
         gen_seconds = time.perf_counter() - t0

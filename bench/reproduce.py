@@ -66,7 +66,7 @@ def _dvc_facts(root: Path) -> tuple[set[str], Path | None, set[str] | None]:
 def main(lock_path: Path, rev: str | None, against: Path | None, select: tuple[str, ...], with_metrics: bool,
          cache: Path | None) -> None:
     """Compare the workspace's dvc.lock with a committed one (or another lock), output by output."""
-    from explainrec.errors import ExplainrecError
+    from explainrec.core.errors import ExplainrecError
     from explainrec.reproduce import compare_locks, git_show, lock_at_rev, read_lock
 
     if rev is not None and against is not None:

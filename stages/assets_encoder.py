@@ -7,7 +7,6 @@ Reads no params; writes the sentence-transformers folder and ``<out>/encoder.jso
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -21,11 +20,11 @@ from common import OUT, one_line_errors
 def encoder(out: Path) -> None:
     """Copy the bundled all-MiniLM-L6-v2 sentence encoder, sha256-checked."""
     from explainrec.assets.models import materialise_encoder
-    from explainrec.io import atomic_dir
+    from explainrec.core.io import atomic_dir, write_json
 
     with atomic_dir(out) as tmp:
         identity = materialise_encoder(tmp)
-        (tmp / "encoder.json").write_text(json.dumps({"identity": identity, "path": out.as_posix()}, indent=2) + "\n")
+        write_json(tmp / "encoder.json", {"identity": identity, "path": out.as_posix()})
     click.echo(f"encoder ready: {identity}")
 
 

@@ -10,7 +10,6 @@ identity) plus, for the bundled SmolLM2-135M-Instruct, ``<out>/model/``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from common import OUT, load_params, one_line_errors, params_option, section
 def llm(params_path: str, out: Path, select: str) -> None:
     """Resolve the selected LLM, check it can be reached, and record its identity."""
     from explainrec.assets.models import materialise_llm
-    from explainrec.io import atomic_dir
+    from explainrec.core.io import atomic_dir, write_json
     from explainrec.llm.spec import resolve_llm
 
     params = load_params(params_path)
@@ -37,7 +36,7 @@ def llm(params_path: str, out: Path, select: str) -> None:
         resolved = materialise_llm(spec, tmp)
         if resolved.model.startswith(tmp.as_posix()):  # bundled model: record its final place
             resolved = replace(resolved, model=(out / "model").as_posix())
-        (tmp / "llm.json").write_text(json.dumps(resolved.to_dict(), indent=2, sort_keys=True) + "\n")
+        write_json(tmp / "llm.json", resolved.to_dict())
     click.echo(f"llm '{spec.name}' ready: {resolved.identity}")
 
 

@@ -9,7 +9,6 @@ and ``<out>/base.json``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -24,13 +23,13 @@ from common import OUT, load_params, one_line_errors, params_option, read_sectio
 def sft_base(params_path: str, out: Path) -> None:
     """Write the base model of the SFT explainer (sft.base_model) as a plain folder."""
     from explainrec.assets.models import materialise_base_model
-    from explainrec.io import atomic_dir
-    from explainrec.sft.params import SFTParams
+    from explainrec.core.io import atomic_dir, write_json
+    from explainrec.sft.params import SFTTrainConfig
 
-    model = read_section(load_params(params_path), "sft", SFTParams).base_model
+    model = read_section(load_params(params_path), "sft", SFTTrainConfig).base_model
     with atomic_dir(out) as tmp:
         identity = materialise_base_model(model, tmp / "model")
-        (tmp / "base.json").write_text(json.dumps({"identity": identity, "model": model}, indent=2) + "\n")
+        write_json(tmp / "base.json", {"identity": identity, "model": model})
     click.echo(f"sft base model ready: {identity}")
 
 

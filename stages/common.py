@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 import yaml
 
-from explainrec.errors import ExplainrecError, ParamError
+from explainrec.core.errors import ExplainrecError, ParamError
 
 PARAMS = "params.yaml"
 T = TypeVar("T")
@@ -51,13 +51,41 @@ def section(params: dict[str, Any], key: str) -> Any:
 
 def read_section(params: dict[str, Any], key: str, cls: type[T], **extra: Any) -> T:
     """The library dataclass ``cls`` built from the section at ``key``, checked."""
-    from explainrec.config import from_section
+    from explainrec.core.config import from_section
 
     return from_section(cls, section(params, key), key, **extra)
 
 
+def merged_section(params: dict[str, Any], base: str, entry: str, cls: type[T], **extra: Any) -> T:
+    """``cls`` built from the section ``base`` updated with the keys of the section ``entry``
+    (an unknown key in either is named with its full path)."""
+    from explainrec.core.config import check_section, from_section
+
+    known = [f for f in cls.__dataclass_fields__ if f not in extra]  # type: ignore[attr-defined]
+    values = check_section(section(params, base), base, known)
+    values.update(check_section(section(params, entry), entry, known))
+    return from_section(cls, values, entry, **extra)
+
+
+def dataset_format(params: dict[str, Any]) -> str | None:
+    """The ``format`` of the selected dataset (for the domain words)."""
+    entry = section(params, f"datasets.{section(params, 'dataset')}")
+    return entry.get("format") if isinstance(entry, dict) else None
+
+
+def relaunch(params: dict[str, Any]) -> Any:
+    """Under ``launch.launcher: accelerate``, this process becomes ``accelerate launch`` of the same
+    command (absent: one process); returns the :mod:`explainrec.core.launch` module for
+    ``outputs`` / ``is_main``."""
+    from explainrec.core import launch
+    from explainrec.core.config import from_section
+
+    launch.relaunch(from_section(launch.LaunchConfig, params.get("launch"), "launch"))
+    return launch
+
+
 def seed(params: dict[str, Any]) -> int:
-    from explainrec.config import check_int
+    from explainrec.core.config import check_int
 
     return check_int(section(params, "seed"), "seed", 0)
 
@@ -93,6 +121,8 @@ params_option = click.option("--params", "params_path", default=PARAMS, show_def
 #: the options several stages share, with their help written once
 OUT = path_option("--out", "the stage's output folder (written whole, or not at all)")
 METRICS = path_option("--metrics", "the metrics JSON the stage writes (committed; `dvc metrics diff` reads it)")
+CURVES = path_option("--curves", "the DVCLive folder of the stage's training curves (metrics.json, plots/metrics/*.tsv; "
+                                 "committed, outside the cached outputs; written whole, or not at all)")
 RAW = path_option("--raw", "the raw stage's folder (interactions/items/users.parquet)")
 FILTERED = path_option("--filtered", "the filter stage's folder (interactions/items/users.parquet)")
 SPLITS = path_option("--splits", "the split stage's folder (profile/train/test.parquet)")
@@ -104,3 +134,6 @@ JUDGE = path_option("--judge", "the assets_judge stage's llm.json (the judge LLM
 BASE = path_option("--base", "the SFT base model folder (assets_sft_base's model/)")
 TARGETS = path_option("--targets", "the folder of the stage named by sft.targets (data/cpeg or data/reference), "
                                    "with explanations.parquet")
+PAIRS = path_option("--pairs", "the lrrecsys_pairs stage's folder (pairs.parquet)")
+EXPLANATIONS = path_option("--explanations", "an lrrecsys_explain stage's folder (explanations.parquet)")
+EMBEDDINGS = path_option("--embeddings", "an lrrecsys_embed stage's folder (embeddings.parquet)")

@@ -38,11 +38,11 @@ def main(params_path: str, negatives: Path, splits: Path, filtered: Path, profil
          metrics: Path) -> None:
     import pandas as pd
 
+    from explainrec.core.io import atomic_dir, read_table, write_json
+    from explainrec.core.profile_store import load_profiles
     from explainrec.cpeg.loop import CPEGConfig, accuracy_line, run_cpeg, write_explanations
     from explainrec.cpeg.negatives import FILE, read_negatives
-    from explainrec.io import atomic_dir, read_table, write_json
     from explainrec.llm import open_llm
-    from explainrec.profiles.store import load_profiles
 
     params = load_params(params_path)
     config = read_section(params, "cpeg", CPEGConfig, seed=seed(params))

@@ -33,16 +33,16 @@ from common import load_params, one_line_errors, params_option, path_option, rea
 @path_option("--plot", "the CSV behind the comparison plots")
 @one_line_errors
 def main(params_path: str, metrics_dir: Path, scores_dir: Path, out: Path, table: Path, plot: Path) -> None:
-    from explainrec.errors import InputError, ParamError
-    from explainrec.evaluation.bootstrap import CompareParams, read_scores
+    from explainrec.core.errors import InputError, ParamError
+    from explainrec.core.io import write_csv, write_json, write_text
+    from explainrec.evaluation.bootstrap import CompareConfig, read_scores
     from explainrec.evaluation.report import COMPARED, summarise
-    from explainrec.io import atomic_file, write_json
 
     params = load_params(params_path)
     explainers = section(params, "explainers")
     if not isinstance(explainers, dict) or not explainers:
         raise ParamError("explainers", "a mapping of explainer names to their explanations parquet", explainers)
-    compare, s = read_section(params, "compare", CompareParams), seed(params)
+    compare, s = read_section(params, "compare", CompareConfig), seed(params)
     if compare.baseline not in explainers:
         raise ParamError("compare.baseline", f"one of the explainers ({', '.join(explainers)})", compare.baseline)
     methods, scores, labels = {}, {}, {}
@@ -55,10 +55,8 @@ def main(params_path: str, metrics_dir: Path, scores_dir: Path, out: Path, table
         scores[name] = read_scores(labels[name], [col for _, col in COMPARED], f"evaluate@{name}")
     summary, markdown, rows = summarise(methods, scores, compare, s, labels)
     write_json(out, summary)
-    with atomic_file(table) as tmp:
-        tmp.write_text(markdown)
-    with atomic_file(plot) as tmp:
-        rows.to_csv(tmp, index=False)
+    write_text(table, markdown)
+    write_csv(rows, plot)
     click.echo(markdown.rstrip())
 
 

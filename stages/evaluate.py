@@ -32,16 +32,16 @@ from common import ENCODER, JUDGE, METRICS, OUT, load_params, number, one_line_e
 @one_line_errors
 def main(params_path: str, name: str, explanations: Path, encoder: Path, judge_json: Path, out: Path,
          metrics: Path) -> None:
-    from explainrec.evaluation.report import EvalParams, evaluate_table, read_explanations
-    from explainrec.io import atomic_dir, write_json
+    from explainrec.core.io import atomic_dir, write_json
+    from explainrec.evaluation.report import EvalConfig, evaluate_table, read_explainer_output, write_scores
     from explainrec.llm import open_llm
 
-    cfg = read_section(load_params(params_path), "evaluate", EvalParams)
-    table = read_explanations(explanations)
+    cfg = read_section(load_params(params_path), "evaluate", EvalConfig)
+    table = read_explainer_output(explanations)
     judge = open_llm(judge_json, desc=f"gptscore ({name})")
     scores, result = evaluate_table(table, encoder, judge, cfg)
     with atomic_dir(out) as tmp:
-        scores.to_parquet(tmp / "scores.parquet", index=False)
+        write_scores(scores, tmp)
     write_json(metrics, {"method": name, **result, "llm": judge.stats.as_metrics()})
     gs, bs, rg = result["gptscore"], result["bertscore"], result["rouge"]
     click.echo(f"evaluate {name}: {result['pairs']} pairs, GPTScore {number(gs['mean'], 4)} "

@@ -21,10 +21,10 @@ from common import METRICS, OUT, RAW, load_params, one_line_errors, params_optio
 @METRICS
 @one_line_errors
 def main(params_path: str, raw: Path, out: Path, metrics: Path) -> None:
+    from explainrec.core.io import atomic_dir, write_json
     from explainrec.data.kcore import FilterConfig, filter_dataset
     from explainrec.data.schema import Dataset
     from explainrec.data.stats import interaction_stats
-    from explainrec.io import atomic_dir, write_json
 
     params = load_params(params_path)
     cfg = read_section(params, "filter", FilterConfig)

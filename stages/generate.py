@@ -33,13 +33,13 @@ from common import FILTERED, METRICS, OUT, PROFILES, TARGETS, load_params, one_l
 @one_line_errors
 def main(params_path: str, model: Path, profiles: Path, targets: Path, filtered: Path, out: Path,
          metrics: Path) -> None:
-    from explainrec.io import atomic_dir, write_json
+    from explainrec.core.io import atomic_dir, write_json
     from explainrec.sft.generate import run_generate
-    from explainrec.sft.params import GenerateParams, SFTParams
+    from explainrec.sft.params import SFTGenerateConfig, SFTTrainConfig
 
     params = load_params(params_path)
-    cfg = read_section(params, "generate", GenerateParams)
-    sft = read_section(params, "sft", SFTParams)
+    cfg = read_section(params, "generate", SFTGenerateConfig)
+    sft = read_section(params, "sft", SFTTrainConfig)
     with atomic_dir(out) as tmp:
         result = run_generate(model, profiles, targets, tmp, cfg, sft.targets, sft.include_unverified,
                               items=sft.item_names(filtered / "items.parquet"), target_form=sft.target_form)

@@ -36,14 +36,14 @@ from common import ENCODER, FILTERED, LLM, METRICS, NEGATIVES, OUT, PROFILES, SP
 def cpeg(params_path: str, variant: str, negatives: Path, splits: Path, filtered: Path, profiles: Path, encoder: Path,
          llm_json: Path, out: Path, metrics: Path) -> None:
     """CPEG with one variant's (k, m) on the compared pairs."""
+    from explainrec.core.io import atomic_dir, write_json
     from explainrec.cpeg.loop import CPEGConfig, accuracy_line
     from explainrec.cpeg.negatives import NegativeConfig
-    from explainrec.experiments.ground_truth import GroundTruthParams, compared_pairs, run_cpeg_variant
-    from explainrec.io import atomic_dir, write_json
+    from explainrec.experiments.ground_truth import GroundTruthConfig, compared_pairs, run_cpeg_variant
     from explainrec.llm import open_llm
 
     params = load_params(params_path)
-    gt, s = read_section(params, "ground_truth", GroundTruthParams), seed(params)
+    gt, s = read_section(params, "ground_truth", GroundTruthConfig), seed(params)
     km = gt.variant(variant)
     config = read_section(params, "cpeg", CPEGConfig, seed=s)
     mining = read_section(params, "negatives", NegativeConfig)

@@ -33,15 +33,15 @@ from common import JUDGE, METRICS, NEGATIVES, OUT, PROFILES, SPLITS, load_params
 def judge(params_path: str, negatives: Path, splits: Path, profiles: Path, cpeg_dir: Path, rewrite_dir: Path,
           judge_json: Path, out: Path, metrics: Path) -> None:
     """The judge's pick among review, XRec rewrite and the CPEG variants, twice (order reversed)."""
-    from explainrec.experiments.ground_truth import GroundTruthParams, compared_pairs, run_judge, split_reviews
-    from explainrec.io import atomic_dir, write_json
+    from explainrec.core.io import atomic_dir, write_csv, write_json
+    from explainrec.experiments.ground_truth import GroundTruthConfig, compared_pairs, run_judge, split_reviews
 
     params = load_params(params_path)
-    gt, s = read_section(params, "ground_truth", GroundTruthParams), seed(params)
+    gt, s = read_section(params, "ground_truth", GroundTruthConfig), seed(params)
     pairs = compared_pairs(negatives, gt.max_pairs, s)
     with atomic_dir(out) as tmp:
         result, rows = run_judge(pairs, split_reviews(splits), rewrite_dir, cpeg_dir, gt, profiles, judge_json, s, tmp)
-        rows.to_csv(tmp / "win_rates.csv", index=False)  # ground_truth_win_rate's table, cached with the choices
+        write_csv(rows, tmp / "win_rates.csv")  # ground_truth_win_rate's table, cached with the choices
     write_json(metrics, result)
     rates = ", ".join(f"{s} {v['win_rate']:.0%}" for s, v in result["sources"].items() if v["win_rate"] is not None)
     if "choice_notice" in result:

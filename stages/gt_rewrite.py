@@ -25,11 +25,11 @@ from common import LLM, METRICS, NEGATIVES, OUT, SPLITS, load_params, one_line_e
 @one_line_errors
 def rewrite(params_path: str, negatives: Path, splits: Path, llm_json: Path, out: Path, metrics: Path) -> None:
     """XRec's ground truth (paper 001 Eq. 14): the LLM rewrites each compared pair's review."""
-    from explainrec.experiments.ground_truth import GroundTruthParams, compared_pairs, run_rewrite, split_reviews
-    from explainrec.io import atomic_dir, write_json
+    from explainrec.core.io import atomic_dir, write_json
+    from explainrec.experiments.ground_truth import GroundTruthConfig, compared_pairs, run_rewrite, split_reviews
 
     params = load_params(params_path)
-    gt, s = read_section(params, "ground_truth", GroundTruthParams), seed(params)
+    gt, s = read_section(params, "ground_truth", GroundTruthConfig), seed(params)
     pairs = compared_pairs(negatives, gt.max_pairs, s)
     with atomic_dir(out) as tmp:
         result = run_rewrite(pairs, split_reviews(splits), llm_json, gt.rewrite_max_new_tokens, tmp)

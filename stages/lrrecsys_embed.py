@@ -17,8 +17,7 @@ from pathlib import Path
 
 import click
 
-from common import ENCODER, LLM, METRICS, OUT, load_params, one_line_errors, params_option, read_section
-from lrrecsys_common import EXPLANATIONS
+from common import ENCODER, EXPLANATIONS, LLM, METRICS, OUT, load_params, one_line_errors, params_option, read_section
 
 
 @click.command()
@@ -32,9 +31,9 @@ from lrrecsys_common import EXPLANATIONS
 @one_line_errors
 def main(params_path: str, name: str, explanations: Path, llm_json: Path, encoder: Path, out: Path,
          metrics: Path) -> None:
-    from explainrec.io import atomic_dir, write_json
+    from explainrec.core.io import atomic_dir, write_json
+    from explainrec.core.recommender.autoencoder import AutoencoderConfig
     from explainrec.llm.factory import load_spec
-    from explainrec.lrrecsys.autoencoder import AutoencoderConfig
     from explainrec.lrrecsys.embeddings import EmbedConfig, embed_explanations, save_embedded
     from explainrec.lrrecsys.explain import read_explanations
 

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import click
 
-from common import FILTERED, LLM, METRICS, OUT, PROFILES, load_params, one_line_errors, params_option, section
-from lrrecsys_common import PAIRS, merged_section
+from common import FILTERED, LLM, METRICS, OUT, PAIRS, PROFILES, load_params, merged_section, one_line_errors, params_option, section
 
 
 @click.command()
@@ -31,12 +30,13 @@ from lrrecsys_common import PAIRS, merged_section
 @one_line_errors
 def main(params_path: str, name: str, pairs: Path, filtered: Path, profiles: Path, llm_json: Path, out: Path,
          metrics: Path) -> None:
-    from explainrec.io import atomic_dir, read_table, write_json, write_parquet
+    from explainrec.core.domain_prompts import ExplainConfig
+    from explainrec.core.domain_prompts import resolve_domain
+    from explainrec.core.io import atomic_dir, read_table, write_json, write_parquet
+    from explainrec.core.profile_store import read_profile_table, select_layer
+    from explainrec.core.recommender.pair_table import read_pairs
     from explainrec.llm import open_llm
-    from explainrec.lrrecsys.explain import FILE, ExplainConfig, explain_pairs
-    from explainrec.lrrecsys.pairs import read_pairs
-    from explainrec.lrrecsys.prompts import resolve_domain
-    from explainrec.profiles.store import read_profile_table, select_layer
+    from explainrec.lrrecsys.explain import FILE, explain_pairs
 
     params = load_params(params_path)
     config = merged_section(params, "lrrecsys.explain", f"lrrecsys.explanation_sets.{name}", ExplainConfig)

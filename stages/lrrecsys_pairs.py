@@ -26,14 +26,15 @@ from common import FILTERED, METRICS, OUT, SPLITS, load_params, one_line_errors,
 @METRICS
 @one_line_errors
 def main(params_path: str, splits: Path, filtered: Path, out: Path, metrics: Path) -> None:
-    from explainrec.io import atomic_dir, read_table, write_json, write_parquet
-    from explainrec.lrrecsys.pairs import FILE, PairsConfig, build_pairs, pairs_metrics, untimed_users
+    from explainrec.core.io import atomic_dir, read_table, write_json, write_parquet
+    from explainrec.core.recommender.pair_table import FILE
+    from explainrec.lrrecsys.pairs import PairsConfig, build_pair_table, pairs_metrics, untimed_users
 
     params = load_params(params_path)
     config = read_section(params, "lrrecsys.pairs", PairsConfig)
     parts = {name: read_table(splits / f"{name}.parquet", name + " split") for name in ("profile", "train", "test")}
     interactions = read_table(filtered / "interactions.parquet", "interactions")
-    pairs = build_pairs(parts, interactions, config, seed(params), source=str(splits))
+    pairs = build_pair_table(parts, interactions, config, seed(params), source=str(splits))
     m = pairs_metrics(pairs, config.history)
     m["split"] = config.split
     if config.split == "time":

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import click
 
-from common import FILTERED, load_params, one_line_errors, params_option, path_option, read_section, section
-from lrrecsys_common import EXPLANATIONS, PAIRS
+from common import EXPLANATIONS, FILTERED, PAIRS, load_params, one_line_errors, params_option, path_option, read_section, section
 
 
 @click.command()
@@ -37,17 +36,18 @@ def main(params_path: str, runs_dir: Path, attention: Path, pairs: Path, explana
          table: Path, summary: Path, keywords: Path, plots: Path) -> None:
     import pandas as pd
 
-    from explainrec.errors import InputError
-    from explainrec.io import atomic_file, read_table, write_json
+    from explainrec.core.errors import InputError
+    from explainrec.core.io import read_table, write_csv, write_json, write_text
     from explainrec.lrrecsys.analysis import attention_histogram, keyword_report
-    from explainrec.lrrecsys.explain import ExplainConfig, read_explanations
-    from explainrec.lrrecsys.pairs import read_pairs
-    from explainrec.lrrecsys.prompts import opening, resolve_domain
-    from explainrec.lrrecsys.report import ReportConfig, efficiency_curve, paired_tests, summary as make_summary, \
-        table_markdown, paired_markdown
+    from explainrec.core.domain_prompts import ExplainConfig
+    from explainrec.lrrecsys.explain import read_explanations
+    from explainrec.core.recommender.pair_table import read_pairs
+    from explainrec.core.domain_prompts import opening, resolve_domain
+    from explainrec.lrrecsys.report import LRRecsysReportConfig, efficiency_curve, paired_tests, runs_summary, \
+        runs_table_markdown, paired_markdown
 
     params = load_params(params_path)
-    config = read_section(params, "lrrecsys.report", ReportConfig)
+    config = read_section(params, "lrrecsys.report", LRRecsysReportConfig)
     order = list(section(params, "lrrecsys.runs"))
     for name in (config.baseline, *config.compare):
         if name not in order:
@@ -62,26 +62,22 @@ def main(params_path: str, runs_dir: Path, attention: Path, pairs: Path, explana
     machine = (f"Trained on {m.get('cpu', '?')} ({'AMX' if m.get('amx') else 'no AMX'}, {m.get('cores', '?')} cores), "
                "float32.")
     tests = paired_tests(runs, config)
-    with atomic_file(table) as tmp:
-        tmp.write_text(table_markdown(runs, machine) + "\n" + paired_markdown(tests, runs, config.baseline))
-    write_json(summary, make_summary(runs, tests, order))
+    write_text(table, runs_table_markdown(runs, machine) + "\n" + paired_markdown(tests, runs, config.baseline))
+    write_json(summary, runs_summary(runs, tests, order))
     plots.mkdir(parents=True, exist_ok=True)
     att = pd.read_parquet(attention / "attention.parquet") if (attention / "attention.parquet").exists() else None
     if att is None or not len(att):
         raise InputError(attention / "attention.parquet", "(rows)", "the attention of the baseline's DNN models")
-    with atomic_file(plots / "lrrecsys_attention.csv") as tmp:
-        attention_histogram(att).to_csv(tmp, index=False)
-    with atomic_file(plots / "lrrecsys_efficiency.csv") as tmp:
-        efficiency_curve(runs).to_csv(tmp, index=False)
+    write_csv(attention_histogram(att), plots / "lrrecsys_attention.csv")
+    write_csv(efficiency_curve(runs), plots / "lrrecsys_efficiency.csv")
     explain = read_section(params, "lrrecsys.explain", ExplainConfig)
     dataset = section(params, "dataset")
     domain = resolve_domain(explain.domain, section(params, f"datasets.{dataset}").get("format"))
     words = set(opening(domain, True).split()) | set(opening(domain, False).split()) | {domain.item, domain.items}
     items = read_table(filtered / "items.parquet", "items")
     titles = {str(i): (str(t) if not pd.isna(t) else str(i)) for i, t in zip(items["item_id"], items["title"])}
-    with atomic_file(keywords) as tmp:
-        tmp.write_text(keyword_report(read_pairs(pairs), read_explanations(explanations), titles,
-                                      config.keyword_items, config.keywords, sorted(words)))
+    write_text(keywords, keyword_report(read_pairs(pairs), read_explanations(explanations), titles,
+                                        config.keyword_items, config.keywords, sorted(words)))
     base = runs[config.baseline]
     line = "; ".join(f"{runs[o]['label']}: AUC {t['auc']['mean_diff']:+.4f} (p {t['auc']['p_value']})"
                      for o, t in tests.items() if "auc" in t)

@@ -1,6 +1,6 @@
 """LR-Recsys: train and test one recommender variant over seeds (paper 003 §3.5, App. A.3, C.1, C.5; Table 3).
 
-    python stages/lrrecsys_train.py --name lr_recsys --pairs data/lrrecsys/pairs --embeddings data/lrrecsys/embed/main --out data/lrrecsys/runs/lr_recsys --metrics metrics/lrrecsys/lr_recsys.json
+    python stages/lrrecsys_train.py --name lr_recsys --pairs data/lrrecsys/pairs --embeddings data/lrrecsys/embed/main --out data/lrrecsys/runs/lr_recsys --metrics metrics/lrrecsys/lr_recsys.json --curves metrics/curves/lrrecsys_train/lr_recsys
 
 Reads ``lrrecsys.runs.<name>`` (label, embeddings, arch, explanations, n_explanations,
 train_fraction), ``lrrecsys.model``, ``lrrecsys.train``, ``lrrecsys.seeds``,
@@ -11,7 +11,9 @@ and a classification model (BCE on ratings 4-5); writes
 ``<out>/predictions.parquet`` (pair_id, seed, task, prediction, rating) and
 ``<out>/attention.parquet`` (Eq. 24 per test pair and seed), and to the metrics file RMSE /
 MAE on both scales and AUC, each as mean, std and per seed, the attention summary and the
-autoencoder fits' reconstruction accuracies.
+autoencoder fits' reconstruction accuracies. The per-epoch curves of every fit go to ``<curves>``
+(DVCLive: ``plots/metrics/seed<k>/{regression,classification}/{train,val}/loss.tsv``,
+``seed<k>/autoencoder/train/loss.tsv``).
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from pathlib import Path
 
 import click
 
-from common import METRICS, OUT, load_params, number, one_line_errors, params_option, read_section, seed, section
-from lrrecsys_common import EMBEDDINGS, PAIRS
+from common import CURVES, EMBEDDINGS, METRICS, OUT, PAIRS, load_params, number, one_line_errors, params_option, read_section, section, seed
 
 
 @click.command()
@@ -31,16 +32,19 @@ from lrrecsys_common import EMBEDDINGS, PAIRS
 @EMBEDDINGS
 @OUT
 @METRICS
+@CURVES
 @one_line_errors
-def main(params_path: str, name: str, pairs: Path, embeddings: Path, out: Path, metrics: Path) -> None:
-    from explainrec.config import check_int
-    from explainrec.io import atomic_dir, write_json, write_parquet
+def main(params_path: str, name: str, pairs: Path, embeddings: Path, out: Path, metrics: Path, curves: Path) -> None:
+    from explainrec.core.config import check_int
+    from explainrec.core.curves import curves as open_curves
+    from explainrec.core.io import atomic_dir, write_json, write_parquet
+    from explainrec.core.recommender.model import ModelConfig
+    from explainrec.core.recommender.pair_table import read_pairs
+    from explainrec.core.recommender.train import TrainConfig
     from explainrec.llm.machine import machine_facts
     from explainrec.lrrecsys.embeddings import load_embeddings
     from explainrec.lrrecsys.experiment import RunConfig, run_experiment
-    from explainrec.lrrecsys.model import ModelConfig
-    from explainrec.lrrecsys.pairs import PairsConfig, read_pairs
-    from explainrec.lrrecsys.train import TrainConfig
+    from explainrec.lrrecsys.pairs import PairsConfig
 
     import torch
 
@@ -57,7 +61,8 @@ def main(params_path: str, name: str, pairs: Path, embeddings: Path, out: Path, 
     seeds = check_int(section(params, "lrrecsys.seeds"), "lrrecsys.seeds")
     table = read_pairs(pairs)
     vectors = load_embeddings(embeddings, table["pair_id"].astype(str).tolist())
-    result = run_experiment(table, vectors, run, model, train, seeds, seed(params))
+    with open_curves(curves) as live:
+        result = run_experiment(table, vectors, run, model, train, seeds, seed(params), live=live)
     result.metrics["machine"] = machine_facts()
     with atomic_dir(out) as tmp:
         write_parquet(result.predictions, tmp / "predictions.parquet")

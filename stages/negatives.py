@@ -28,9 +28,10 @@ from common import ENCODER, FILTERED, METRICS, OUT, PROFILES, SPLITS, load_param
 @one_line_errors
 def main(params_path: str, splits: Path, filtered: Path, profiles: Path, encoder: Path, out: Path,
          metrics: Path) -> None:
-    from explainrec.cpeg.negatives import FILE, NegativeConfig, load_encoder, sample_negatives, write_negatives
-    from explainrec.io import atomic_dir, read_table, write_json
-    from explainrec.profiles.store import load_profiles
+    from explainrec.core.encoder import load_encoder
+    from explainrec.core.io import atomic_dir, read_table, write_json
+    from explainrec.core.profile_store import load_profiles
+    from explainrec.cpeg.negatives import FILE, NegativeConfig, sample_negatives, write_negatives
 
     params = load_params(params_path)
     config = read_section(params, "negatives", NegativeConfig)

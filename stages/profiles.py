@@ -27,11 +27,11 @@ from common import FILTERED, LLM, METRICS, OUT, SPLITS, load_params, one_line_er
 @METRICS
 @one_line_errors
 def main(params_path: str, splits: Path, filtered: Path, llm_json: Path, out: Path, metrics: Path) -> None:
+    from explainrec.core.io import atomic_dir, read_table, write_json
+    from explainrec.core.profile_store import write_profiles
     from explainrec.data.schema import Dataset, conform
-    from explainrec.io import atomic_dir, read_table, write_json
     from explainrec.llm import open_llm
     from explainrec.profiles.pghis import ProfileConfig, build_profiles
-    from explainrec.profiles.store import ITEM_FILE, USER_FILE
 
     params = load_params(params_path)
     cfg = read_section(params, "profiles", ProfileConfig)
@@ -41,8 +41,7 @@ def main(params_path: str, splits: Path, filtered: Path, llm_json: Path, out: Pa
     llm = None if cfg.passthrough else open_llm(llm_json, desc="profiles")
     result = build_profiles(profile_split, ds.items, ds.users, llm, cfg, seed(params), str(filtered))
     with atomic_dir(out) as tmp:
-        result.users.to_parquet(tmp / USER_FILE, index=False)
-        result.items.to_parquet(tmp / ITEM_FILE, index=False)
+        write_profiles(result.users, result.items, tmp)
     stats = dict(result.stats)
     if llm is not None:
         stats["llm"] = llm.stats.as_metrics()

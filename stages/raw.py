@@ -9,7 +9,6 @@ and writes ``<out>/{interactions,items,users}.parquet`` and
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -23,15 +22,15 @@ from common import METRICS, OUT, load_params, one_line_errors, params_option, se
 @METRICS
 @one_line_errors
 def main(params_path: str, out: Path, metrics: Path) -> None:
+    from explainrec.core.io import atomic_dir, write_json
     from explainrec.data.adapters import load_dataset
     from explainrec.data.stats import interaction_stats
-    from explainrec.io import atomic_dir, write_json
 
     params = load_params(params_path)
     dataset, provenance = load_dataset(section(params, "dataset"), section(params, "datasets"), Path("."))
     with atomic_dir(out) as tmp:
         dataset.save(tmp)
-        (tmp / "provenance.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
+        write_json(tmp / "provenance.json", provenance)
     stats = interaction_stats(dataset.interactions)
     write_json(metrics, {"dataset": provenance["dataset"], "format": provenance["format"], **stats})
     click.echo(f"raw: {stats['interactions']} interactions, {stats['users']} users, {stats['items']} items")

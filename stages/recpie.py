@@ -1,6 +1,6 @@
 """RecPIE: recommender and explainer trained in alternation, the explainer by RL (paper 002 §2, App. A.1).
 
-    python stages/recpie.py --pairs data/lrrecsys/pairs --filtered data/filtered --profiles data/profiles --llm data/assets/llm/llm.json --encoder data/assets/encoder --out data/recpie --metrics metrics/recpie.json
+    python stages/recpie.py --pairs data/lrrecsys/pairs --filtered data/filtered --profiles data/profiles --llm data/assets/llm/llm.json --encoder data/assets/encoder --out data/recpie --metrics metrics/recpie.json --curves metrics/curves/recpie
 
 Reads ``recpie`` (with ``recpie.explainer`` and ``recpie.rl``), the LR-Recsys sections it shares
 (``lrrecsys.model``, ``lrrecsys.train``, ``lrrecsys.pairs.history``, ``lrrecsys.explain`` for
@@ -8,27 +8,25 @@ the prompt style, wording, domain and item texts, ``lrrecsys.autoencoder`` for
 ``recpie.encoder: autoencoder``), ``dataset`` and ``seed``; the filtered interactions' reviews,
 where the dataset has them, for Coverage's aspect terms. Writes ``<out>/explanations.parquet``
 (the last round's pair_id, split, positive, negative), ``<out>/aspects.json`` (the derived aspect
-terms per test pair), ``<out>/rounds.csv`` (round, RMSE, MAE, reward, KL, coverage, the recommender's
+terms per test pair), ``<out>/predictions.parquet`` (per test pair: pair_id, rating, the
+recommender's prediction_round_0 and prediction_last on the 1..5 scale), ``<out>/rounds.csv`` (round, RMSE, MAE, reward, KL, coverage, the recommender's
 best epoch and weight change, the clipped share of the RL step: what ``dvc plots show``'s
 ``recpie_rounds`` draws; inside the cached output, so the stage has a run-cache entry) and the metrics
-file (per-round figures; round 0 and the last round). Each round's state lives under
+file (per-round figures; round 0 and the last round). The GRPO steps of every round go to ``<curves>``
+(DVCLive: ``plots/metrics/rl/{loss,reward,reward_std,kl,clip_ratio,round}.tsv``, steps numbered on
+across rounds). Each round's state lives under
 ``$EXPLAINREC_CACHE/recpie`` (else ``.cache/explainrec/recpie``), outside DVC's outputs, so a
 killed run continues at the round it was in.
 """
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import click
 
-from common import (ENCODER, FILTERED, LLM, METRICS, OUT, PROFILES, load_params, number, one_line_errors,
-                    params_option, path_option, read_section, seed, section)
-from lrrecsys_common import PAIRS
-
-PLOT_COLUMNS = ("round", "rmse", "mae", "rmse_5", "mae_5", "reward", "kl", "coverage", "rl_reward", "best_epoch",
-                "recommender_change", "rl_clip_ratio")
+from common import (CURVES, ENCODER, FILTERED, LLM, METRICS, OUT, PAIRS, PROFILES, load_params, number, one_line_errors,
+                    params_option, read_section, seed, section)
 
 
 @click.command()
@@ -40,41 +38,45 @@ PLOT_COLUMNS = ("round", "rmse", "mae", "rmse_5", "mae_5", "reward", "kl", "cove
 @ENCODER
 @OUT
 @METRICS
+@CURVES
 @one_line_errors
 def main(params_path: str, pairs: Path, filtered: Path, profiles: Path, llm_json: Path, encoder: Path, out: Path,
-         metrics: Path) -> None:
+         metrics: Path, curves: Path) -> None:
     import json
     import time
 
-    from explainrec.cpeg.negatives import load_encoder
-    from explainrec.io import atomic_dir, read_table, write_json, write_parquet
+    from explainrec.core.curves import curves as open_curves
+
+    from explainrec.core.config import check_int
+    from explainrec.core.domain_prompts import ExplainConfig, item_texts
+    from explainrec.core.domain_prompts import resolve_domain
+    from explainrec.core.encoder import load_encoder
+    from explainrec.core.io import atomic_dir, read_table, write_json
+    from explainrec.core.profile_store import read_profile_table, select_layer
+    from explainrec.core.recommender.autoencoder import AutoencoderConfig
+    from explainrec.core.recommender.model import ModelConfig
+    from explainrec.core.recommender.pair_table import read_pairs
+    from explainrec.core.recommender.train import TrainConfig
     from explainrec.llm import open_llm
     from explainrec.llm.cache import default_cache_path
-    from explainrec.llm.factory import load_spec
-    from explainrec.lrrecsys.autoencoder import AutoencoderConfig
-    from explainrec.lrrecsys.explain import ExplainConfig, item_texts
-    from explainrec.lrrecsys.model import ModelConfig
-    from explainrec.lrrecsys.pairs import PairsConfig, read_pairs
-    from explainrec.lrrecsys.prompts import resolve_domain
-    from explainrec.lrrecsys.train import TrainConfig
-    from explainrec.profiles.store import read_profile_table, select_layer
+    from explainrec.llm.factory import load_spec, require_local
     from explainrec.recpie.aspects import pair_reviews
     from explainrec.recpie.config import RecPIEConfig
-    from explainrec.recpie.loop import RecPIEData, run_recpie, summary
+    from explainrec.recpie.loop import RecPIEData, run_recpie, summary, write_outputs
     from explainrec.recpie.recommender import TextEmbedder
-    from explainrec.xrec.frozen import require_local
 
     t0 = time.perf_counter()
     params = load_params(params_path)
     config = read_section(params, "recpie", RecPIEConfig)
-    history = read_section(params, "lrrecsys.pairs", PairsConfig).history
+    # the pairs table is lrrecsys_pairs' (its params are checked there); its history length sizes the model
+    history = check_int(section(params, "lrrecsys.pairs.history"), "lrrecsys.pairs.history")
     model_config = read_section(params, "lrrecsys.model", ModelConfig, history=history)
     train_config = read_section(params, "lrrecsys.train", TrainConfig)
     explain = read_section(params, "lrrecsys.explain", ExplainConfig)
     autoencoder = read_section(params, "lrrecsys.autoencoder", AutoencoderConfig)
     fmt = section(params, f"datasets.{section(params, 'dataset')}").get("format")
     spec = load_spec(llm_json)
-    require_local(spec)  # the soft prompt and LoRA need the weights in this process
+    require_local(spec, "RecPIE trains a soft prompt and LoRA weights inside the model")
     items = read_table(filtered / "items.parquet", "items")
     item_profiles = select_layer(read_profile_table(profiles, "item"), "item_id", explain.profile_layer)
     pair_table = read_pairs(pairs)
@@ -90,13 +92,8 @@ def main(params_path: str, pairs: Path, filtered: Path, profiles: Path, llm_json
                         encoder_identity=f"{config.encoder}:{encoder_identity}")
     m = summary(result, config)
     m.update({"machine": backend.machine, "llm": llm.stats.as_metrics(), "seconds": round(time.perf_counter() - t0, 2)})
-    with atomic_dir(out) as tmp:
-        write_parquet(result.explanations, tmp / "explanations.parquet")
-        (tmp / "aspects.json").write_text(json.dumps(result.aspects, indent=1, sort_keys=True) + "\n")
-        with open(tmp / "rounds.csv", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=PLOT_COLUMNS, extrasaction="ignore")
-            w.writeheader()
-            w.writerows({k: ("" if r.get(k) is None else r[k]) for k in PLOT_COLUMNS} for r in m["rounds"])
+    with atomic_dir(out) as tmp, open_curves(curves) as live:
+        write_outputs(result, m, tmp, live)
     write_json(metrics, m)
     first, last = m["round_0"], m["last"]
     click.echo(f"recpie: {len(m['rounds'])} rounds, RMSE {number(first['rmse'], 4)} -> {number(last['rmse'], 4)}, "

@@ -25,13 +25,13 @@ from common import METRICS, OUT, SPLITS, one_line_errors
 @METRICS
 @one_line_errors
 def main(splits: Path, out: Path, metrics: Path) -> None:
+    from explainrec.core.explanation_pairs import TARGETS_FILE
+    from explainrec.core.io import atomic_dir, write_json, write_parquet
     from explainrec.data.references import reference_table
-    from explainrec.sft.params import TARGETS_FILE
-    from explainrec.io import atomic_dir, write_json
 
     table, stats = reference_table(splits)
     with atomic_dir(out) as tmp:
-        table.to_parquet(tmp / TARGETS_FILE, index=False)
+        write_parquet(table, tmp / TARGETS_FILE)
     write_json(metrics, stats)
     click.echo("reference: " + ", ".join(f"{s} {v['with_reference']} of {v['pairs']} pairs" for s, v in stats.items()))
 

@@ -23,18 +23,17 @@ from common import FILTERED, METRICS, OUT, load_params, one_line_errors, params_
 @METRICS
 @one_line_errors
 def main(params_path: str, filtered: Path, out: Path, metrics: Path) -> None:
+    from explainrec.core.io import atomic_dir, write_json
     from explainrec.data.schema import Dataset
-    from explainrec.data.split import SplitConfig, split_interactions
+    from explainrec.data.split import SplitConfig, split_interactions, write_splits
     from explainrec.data.stats import interaction_stats
-    from explainrec.io import atomic_dir, write_json
 
     params = load_params(params_path)
     cfg = read_section(params, "split", SplitConfig)
     ds = Dataset.load(filtered)
     parts = split_interactions(ds.interactions, cfg, seed(params), str(filtered / "interactions.parquet"))
     with atomic_dir(out) as tmp:
-        for name, df in parts.items():
-            df.to_parquet(tmp / f"{name}.parquet", index=False)
+        write_splits(parts, tmp)
     stats = {"all": interaction_stats(ds.interactions), **{name: interaction_stats(df) for name, df in parts.items()}}
     stats["method"] = cfg.method
     write_json(metrics, stats)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import click
 
-from common import (FILTERED, LLM, METRICS, OUT, PROFILES, SPLITS, TARGETS, load_params, one_line_errors,
-                    params_option, read_section)
-from xrec_common import ADAPTERS, GRAPH, dataset_format, explainer_config, xrec_pairs
+from common import (FILTERED, LLM, METRICS, OUT, PROFILES, SPLITS, TARGETS, dataset_format, load_params,
+                    one_line_errors, params_option, read_section)
+from xrec_common import ADAPTERS, GRAPH, explainer_config, xrec_pairs
 
 
 @click.command()
@@ -37,23 +37,23 @@ from xrec_common import ADAPTERS, GRAPH, dataset_format, explainer_config, xrec_
 @one_line_errors
 def main(params_path: str, name: str, graph: Path, adapters: Path, profiles: Path, targets: Path, splits: Path,
          filtered: Path, llm_json: Path, out: Path, metrics: Path) -> None:
-    from explainrec.io import atomic_dir, write_json
-    from explainrec.llm.factory import load_spec
-    from explainrec.xrec.experiment import run_generate
-    from explainrec.xrec.frozen import require_local
+    from explainrec.core.io import atomic_dir, write_json
+    from explainrec.llm.factory import load_spec, require_local
+    from explainrec.xrec.experiment import run_adapter_generation
+    from explainrec.xrec.frozen import WHY_LOCAL
     from explainrec.xrec.generate import GenerateConfig
-    from explainrec.xrec.tokenizer import SparsityConfig, read_graph
+    from explainrec.xrec.gnn_tables import SparsityConfig, read_graph
 
     params = load_params(params_path)
     explainer = explainer_config(params, name)
     gen = read_section(params, "xrec.generate", GenerateConfig)
     sparsity = read_section(params, "xrec.sparsity", SparsityConfig)
     spec = load_spec(llm_json)
-    require_local(spec)
+    require_local(spec, WHY_LOCAL)
     g = read_graph(graph)
     pairs = xrec_pairs(params, explainer, g, profiles, targets, splits, filtered, llm_json, train_targets=False)
     with atomic_dir(out) as tmp:
-        result = run_generate(pairs, g, spec, adapters, explainer, gen, sparsity.buckets, dataset_format(params), tmp,
+        result = run_adapter_generation(pairs, g, spec, adapters, explainer, gen, sparsity.buckets, dataset_format(params), tmp,
                               buckets_by=sparsity.buckets_by)
     write_json(metrics, result)
     click.echo(f"xrec_generate@{name}: {result['pairs']} pairs, {result['empty_explanations']} empty, "

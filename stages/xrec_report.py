@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from common import METRICS, load_params, one_line_errors, params_option, path_option, section
+from common import load_params, one_line_errors, params_option, path_option, section
 
 
 @click.command()
@@ -32,8 +32,8 @@ from common import METRICS, load_params, one_line_errors, params_option, path_op
 @one_line_errors
 def main(params_path: str, gnn_metrics: Path, generated: Path, moe_metrics: Path, scores: Path, summary: Path,
          table: Path, plot: Path) -> None:
-    from explainrec.errors import InputError
-    from explainrec.io import atomic_file, read_table, write_json
+    from explainrec.core.errors import InputError
+    from explainrec.core.io import read_table, write_csv, write_json, write_text
     from explainrec.xrec import report
 
     params = load_params(params_path)
@@ -60,12 +60,10 @@ def main(params_path: str, gnn_metrics: Path, generated: Path, moe_metrics: Path
                     "generate": read_json(moe_metrics / f"generate_{v}.json"),
                     "explanations": read_table(generated / v / "explanations.parquet", f"explanations of {v}",
                                                f"xrec_generate@{v}", ("user_id", "item_id", "explanation"))}
-    result = report.summary(read_json(gnn_metrics), parts, top_k)
-    text = report.table_markdown(result, top_k)
-    with atomic_file(table) as tmp:
-        tmp.write_text(text)
-    with atomic_file(plot) as tmp:
-        report.plot_rows(result).to_csv(tmp, index=False)
+    result = report.xrec_metrics(read_json(gnn_metrics), parts, top_k)
+    text = report.xrec_tables_markdown(result, top_k)
+    write_text(table, text)
+    write_csv(report.plot_rows(result), plot)
     write_json(summary, result)
     click.echo(text)
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from explainrec.checkpoints import Checkpoint, last_trainer_checkpoint
+from explainrec.core.checkpoints import Checkpoint, last_trainer_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 #: how much of a killed job's log a failure message shows

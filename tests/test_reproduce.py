@@ -18,7 +18,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from explainrec.errors import InputError, ParamError
+from explainrec.core.errors import InputError, ParamError
 from explainrec.reproduce import (ABSENT, compare_json, compare_locks, compare_tables, parse_lock, read_lock)
 from tests.bench import load_script
 

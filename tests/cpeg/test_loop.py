@@ -8,10 +8,10 @@ import re
 import pandas as pd
 import pytest
 
-from explainrec.config import from_section
-from explainrec.cpeg.loop import CPEGConfig, build_pairs, run_cpeg, write_explanations
+from explainrec.core.config import from_section
+from explainrec.core.errors import InputError, ParamError
+from explainrec.cpeg.loop import CPEGConfig, candidate_pairs, run_cpeg, write_explanations
 from explainrec.cpeg.prompts import RETRY_HEADER, SYSTEM_PROMPT, truncate
-from explainrec.errors import InputError, ParamError
 from explainrec.llm import LLM, Completion, ResponseCache
 from tests.cpeg import make_world
 
@@ -139,9 +139,9 @@ def test_max_retries_zero_and_resume_from_cache(setup, tmp_path):
 def test_candidates_seeded_per_pair(setup):
     world, negatives, _ = setup
     args = (world.splits["train"], world.items, world.user_profiles, world.item_profiles)
-    a = build_pairs(negatives, *args, seed=1)
-    b = build_pairs(negatives.iloc[[2]], *args, seed=1)
-    c = build_pairs(negatives, *args, seed=2)
+    a = candidate_pairs(negatives, *args, seed=1)
+    b = candidate_pairs(negatives.iloc[[2]], *args, seed=1)
+    c = candidate_pairs(negatives, *args, seed=2)
     ids = lambda p: [x.item_id for x in p.candidates]  # noqa: E731
     assert ids(a[2]) == ids(b[0])
     assert sorted(ids(a[2])) == sorted([negatives.item_id[2], *negatives.hard[2], *negatives.random[2]])
@@ -156,11 +156,11 @@ def test_review_truncated_and_profiles_required(setup):
     long = "word " * 200
     assert len(truncate(long, 50)) <= 50 and truncate(long, 50).endswith("...")
     world.splits["train"].loc[:, "review"] = long
-    pairs = build_pairs(negatives, world.splits["train"], world.items, world.user_profiles, world.item_profiles, 1)
+    pairs = candidate_pairs(negatives, world.splits["train"], world.items, world.user_profiles, world.item_profiles, 1)
     msg = pairs[0].request(CPEGConfig(max_review_chars=40)).messages[-1][1]
     assert "word word" in msg and long.strip() not in msg
     with pytest.raises(InputError, match="item_id"):
-        build_pairs(negatives, world.splits["train"], world.items, world.user_profiles, {}, 1)
+        candidate_pairs(negatives, world.splits["train"], world.items, world.user_profiles, {}, 1)
     with pytest.raises(ParamError, match=r"cpeg\.max_retries"):
         from_section(CPEGConfig, {"max_retries": -1}, "cpeg")
 

@@ -7,22 +7,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explainrec.config import from_section
-from explainrec.cpeg.negatives import (
-    NegativeConfig,
-    cap_pairs,
-    read_negatives,
-    sample_negatives,
-    write_negatives,
-)
-from explainrec.errors import ParamError
-from explainrec.seeding import stable_rng
+from explainrec.core.config import from_section
+from explainrec.core.errors import ParamError
+from explainrec.core.sampling import cap_pairs
+from explainrec.core.seeding import stable_rng
+from explainrec.cpeg.negatives import NegativeConfig, read_negatives, sample_negatives, write_negatives
 from tests.cpeg import make_world, minilm_dir
 
 
 @pytest.fixture(scope="module")
 def encoder():
-    from explainrec.cpeg.negatives import load_encoder
+    from explainrec.core.encoder import load_encoder
 
     return load_encoder(str(minilm_dir()))
 

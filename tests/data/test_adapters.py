@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from explainrec.core.errors import InputError, ParamError
+from explainrec.core.io import sha256_file
 from explainrec.data.adapters import FORMATS, load_dataset
 from explainrec.data.adapters.movielens import from_atomic, parse_atomic
 from explainrec.data.adapters.steam import posted_time
-from explainrec.errors import InputError, ParamError
-from explainrec.io import sha256_file
 
 REAL_AMAZON = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "amazon-musical-instruments"
                / "reviews_Musical_Instruments_5.json.gz")

@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explainrec.config import from_section
+from explainrec.core.config import from_section
+from explainrec.core.errors import InputError, ParamError
 from explainrec.data.kcore import FilterConfig, filter_dataset, kcore, sample_users, top_items
 from explainrec.data.schema import Dataset, conform
-from explainrec.errors import InputError, ParamError
 
 
 def random_interactions(n_users: int, n_items: int, n: int, seed: int = 0) -> pd.DataFrame:

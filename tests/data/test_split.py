@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from explainrec.core.config import from_section
+from explainrec.core.errors import InputError, ParamError
 from explainrec.data.schema import conform
-from explainrec.config import from_section
 from explainrec.data.split import SplitConfig, assign_splits, split_counts, split_interactions
-from explainrec.errors import InputError, ParamError
 
 
 def interactions(n_users: int = 30, seed: int = 0) -> pd.DataFrame:

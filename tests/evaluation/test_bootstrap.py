@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explainrec.config import from_section
-from explainrec.errors import InputError, ParamError
-from explainrec.evaluation.bootstrap import CompareParams, Difference, bootstrap_mean, paired_bootstrap, read_scores
+from explainrec.core.config import from_section
+from explainrec.core.errors import InputError, ParamError
+from explainrec.evaluation.bootstrap import CompareConfig, Difference, bootstrap_mean, paired_bootstrap, read_scores
 
 COLS = ["bertscore_f1", "rougeL_f1", "bleu4"]
 
@@ -86,11 +86,11 @@ def test_tables_that_do_not_hold_the_same_pairs_or_columns(tmp_path):
 
 
 def test_compare_params():
-    assert from_section(CompareParams, {"baseline": "wo_sft"}, "compare") == CompareParams("wo_sft", 2000, 0.95)
+    assert from_section(CompareConfig, {"baseline": "wo_sft"}, "compare") == CompareConfig("wo_sft", 2000, 0.95)
     with pytest.raises(ParamError, match=r"^param 'compare.resamples': expected an integer >= 100, got 10$"):
-        from_section(CompareParams, {"resamples": 10}, "compare")
+        from_section(CompareConfig, {"resamples": 10}, "compare")
     for bad in (1, 0, 1.5, True, "0.9"):
         with pytest.raises(ParamError, match=r"^param 'compare.confidence': expected a number in \(0, 1\)"):
-            from_section(CompareParams, {"confidence": bad}, "compare")
+            from_section(CompareConfig, {"confidence": bad}, "compare")
     with pytest.raises(ParamError, match=r"^param 'compare.baseline': expected an explainer name"):
-        from_section(CompareParams, {"baseline": ""}, "compare")
+        from_section(CompareConfig, {"baseline": ""}, "compare")

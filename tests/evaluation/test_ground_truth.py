@@ -7,9 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from explainrec.errors import ParamError
-from explainrec.evaluation.ground_truth import (KM, REWRITE_SYSTEM, candidate_sets, clean_rewrite, judge,
-                                                rewrite_reviews, select_pairs, win_rates)
+from explainrec.core.errors import ParamError
+from explainrec.core.rewrite import REWRITE_SYSTEM, clean_rewrite, rewrite_reviews
+from explainrec.evaluation.ground_truth import KM, candidate_sets, judge, select_pairs, win_rates
 from explainrec.llm.types import Completion
 
 
@@ -89,11 +89,11 @@ def test_pairs_and_variants():
     assert list(select_pairs(neg, None, 0).user_id) == ["b", "c", "d"]
     two = select_pairs(neg, 2, 0)
     assert len(two) == 2 and two.equals(select_pairs(neg, 2, 0))
-    from explainrec.config import from_section
-    from explainrec.experiments.ground_truth import GroundTruthParams
+    from explainrec.core.config import from_section
+    from explainrec.experiments.ground_truth import GroundTruthConfig
 
-    def variants(d: dict) -> GroundTruthParams:
-        return from_section(GroundTruthParams, {"variants": d}, "ground_truth")
+    def variants(d: dict) -> GroundTruthConfig:
+        return from_section(GroundTruthConfig, {"variants": d}, "ground_truth")
 
     assert variants({"k2_m5": {"k": 2, "m": 5}}).variant("k2_m5") == KM("k2_m5", 2, 5)
     with pytest.raises(ParamError, match=r"ground_truth.variants.x.m': expected a value"):

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from explainrec.errors import ParamError
+from explainrec.core.errors import ParamError
 from explainrec.evaluation.judge import SCORE_OPTIONS, SYSTEM_PROMPT, choice_request, gptscore, parse_choice, \
     parse_score
 from explainrec.llm.types import ChatRequest, Completion, Scored

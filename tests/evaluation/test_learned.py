@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from explainrec.errors import AssetError, ParamError
+from explainrec.core.errors import AssetError, ParamError
 from explainrec.evaluation.learned import bartscore, bleurt, learned_metric, not_computed
 
 CANDS = ["the user likes jazz records", "cheap", "a long explanation about the guitar strings and their tone"]

@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from explainrec.config import from_section
-from explainrec.errors import AssetError, InputError, ParamError
-from explainrec.evaluation.bootstrap import CompareParams
+from explainrec.core.config import from_section
+from explainrec.core.errors import AssetError, InputError, ParamError
+from explainrec.evaluation.bootstrap import CompareConfig
 from explainrec.evaluation.identical import identical_note, identical_texts
-from explainrec.evaluation.report import EvalParams, evaluate_table, read_explanations, summarise
+from explainrec.evaluation.report import EvalConfig, evaluate_table, read_explainer_output, summarise
 from tests.evaluation.test_bootstrap import scores
 from tests.evaluation.test_judge import ScriptedLLM
 
@@ -32,7 +32,7 @@ def test_identical_texts_score_one_and_the_judge_is_counted():
     prefix = "The user would interact with the item because "
     texts = [prefix + "he loves jazz records.", prefix + "she wants a quiet pedal.", prefix + "he loves jazz records."]
     judge = ScriptedLLM(["90", "Score: 70/100", "junk"])
-    scores, m = evaluate_table(table(texts, texts), encoder(), judge, EvalParams())
+    scores, m = evaluate_table(table(texts, texts), encoder(), judge, EvalConfig())
     assert m["pairs"] == 3 and m["empty_explanations"] == 0
     assert m["bertscore"]["f1"] == pytest.approx(1.0, abs=1e-4) and m["bertscore_layer"] == 6
     assert m["bleu"]["bleu1"] == pytest.approx(1.0) and m["bleu"]["bleu4"] == pytest.approx(1.0)
@@ -52,13 +52,13 @@ def test_bertscore_encoder_param_replaces_the_bundled_one(tmp_path):
     texts = ["he loves jazz records."]
     # the param wins over the folder the stage passes in
     _, m = evaluate_table(table(texts, texts), tmp_path / "unused", ScriptedLLM(["50"]),
-                          EvalParams(bertscore_encoder=str(encoder())))
+                          EvalConfig(bertscore_encoder=str(encoder())))
     assert m["bertscore"]["f1"] == pytest.approx(1.0, abs=1e-4)
     with pytest.raises(AssetError, match="nowhere: not an encoder folder"):
         evaluate_table(table(texts, texts), encoder(), ScriptedLLM(["50"]),
-                       EvalParams(bertscore_encoder=str(tmp_path / "nowhere")))
+                       EvalConfig(bertscore_encoder=str(tmp_path / "nowhere")))
     with pytest.raises(ParamError, match="evaluate.bertscore_encoder"):
-        from_section(EvalParams, {"bertscore_encoder": ""}, "evaluate")
+        from_section(EvalConfig, {"bertscore_encoder": ""}, "evaluate")
 
 
 def test_summary_table_bolds_the_best_and_names_encoder_and_judge():
@@ -91,23 +91,23 @@ def test_summary_table_bolds_the_best_and_names_encoder_and_judge():
 
 def test_bad_params_and_bad_tables(tmp_path):
     with pytest.raises(ParamError, match="evaluate.bertscore_layers"):
-        from_section(EvalParams, {"bertscore_layers": 0}, "evaluate")
+        from_section(EvalConfig, {"bertscore_layers": 0}, "evaluate")
     with pytest.raises(ParamError, match="evaluate.bleurt_checkpoint"):
-        from_section(EvalParams, {"bleurt_checkpoint": ""}, "evaluate")
+        from_section(EvalConfig, {"bleurt_checkpoint": ""}, "evaluate")
     pd.DataFrame({"user_id": ["u"], "item_id": ["i"], "explanation": ["x"]}).to_parquet(tmp_path / "x.parquet")
     with pytest.raises(InputError, match="field 'reference'"):
-        read_explanations(tmp_path / "x.parquet")
+        read_explainer_output(tmp_path / "x.parquet")
     table([], []).to_parquet(tmp_path / "empty.parquet")
     with pytest.raises(InputError, match="at least one"):
-        read_explanations(tmp_path / "empty.parquet")
-    assert not math.isnan(EvalParams().bertscore_layers)
+        read_explainer_output(tmp_path / "empty.parquet")
+    assert not math.isnan(EvalConfig().bertscore_layers)
 
 
 def test_summary_compares_every_explainer_with_the_baseline():
     m = {"pairs": 16, "bertscore": {"f1": 0.5}, "rouge": {"rougeL_f1": 0.3}, "bleu": {"bleu4": 0.1}}
     methods = {"full": m, "better": m, "same": m}
     tables = {"full": scores(), "better": scores(shift=0.3, noise=0.05), "same": scores().iloc[::-1]}
-    params = CompareParams(resamples=500)
+    params = CompareConfig(resamples=500)
     summary, markdown, plot = summarise(methods, tables, params, seed=3)
     assert "vs_full" not in summary["full"] and set(summary["better"]["vs_full"]) == {"bs_f1", "bleu_4", "r_l"}
     assert summary["better"]["vs_full"]["bs_f1"]["excludes_0"] is True and summary["better"]["bs_f1"] == 0.5
@@ -125,10 +125,10 @@ def test_summary_compares_every_explainer_with_the_baseline():
     assert summarise(methods, tables, params, seed=3)[0] == summary
     assert "Difference vs" not in summarise(methods)[1]
     # another baseline; one that is not an explainer; a table with other pairs, named by its label
-    assert set(summarise(methods, tables, CompareParams("same", 500), 3)[0]["full"]) >= {"vs_same"}
+    assert set(summarise(methods, tables, CompareConfig("same", 500), 3)[0]["full"]) >= {"vs_same"}
     with pytest.raises(ParamError, match=r"param 'compare.baseline': expected one of the explainers "
                                          r"\(full, better, same\), got 'nope'"):
-        summarise(methods, tables, CompareParams("nope", 500), 3)
+        summarise(methods, tables, CompareConfig("nope", 500), 3)
     with pytest.raises(InputError, match=r"^data/eval/same/scores.parquet: field '\(user_id, item_id\)': expected "
                                          r"the same test pairs as scores of full"):
         summarise(methods, {**tables, "same": scores(15)}, params, 3, labels={"same": "data/eval/same/scores.parquet"})
@@ -166,12 +166,30 @@ def test_summary_names_identical_explainers_in_the_table_and_the_json():
     base = scores()
     tables = {"full": base.assign(explanation=words), "copy": base.assign(explanation=words),
               "other": base.assign(explanation=[w + "!" for w in words])}
-    summary, markdown, _ = summarise({n: m for n in tables}, tables, CompareParams(resamples=200), seed=1)
+    summary, markdown, _ = summarise({n: m for n in tables}, tables, CompareConfig(resamples=200), seed=1)
     assert summary["full"]["identical_to"] == ["copy"] and summary["copy"]["identical_to"] == ["full"]
     assert "identical_to" not in summary["other"]
     assert "**Identical texts:** `full`, `copy` (all 16 pairs they share)" in markdown
-    _, markdown, _ = summarise({n: m for n in ("full", "other")}, tables, CompareParams(resamples=200), seed=1)
+    _, markdown, _ = summarise({n: m for n in ("full", "other")}, tables, CompareConfig(resamples=200), seed=1)
     assert "Identical texts: none" in markdown
     # score tables of an older evaluate stage (no explanation column) are named as not checked
-    _, markdown, _ = summarise({"full": m, "old": m}, {"full": tables["full"], "old": base}, CompareParams(resamples=200))
+    _, markdown, _ = summarise({"full": m, "old": m}, {"full": tables["full"], "old": base}, CompareConfig(resamples=200))
     assert "Not checked: `old`" in markdown
+
+
+def test_controls_are_compared_pair_by_pair():
+    m = {"pairs": 16, "bertscore": {"f1": 0.5}, "rouge": {"rougeL_f1": 0.3}, "bleu": {"bleu4": 0.1}}
+    methods = {"full": m, "xrec": m, "xrec_wo_injection": m}
+    tables = {"full": scores(), "xrec": scores(shift=0.3, noise=0.05), "xrec_wo_injection": scores()}
+    summary, _, _ = summarise(methods, tables, CompareConfig(resamples=500), seed=3)
+    paired = summary["xrec"]["vs_xrec_wo_injection"]
+    assert paired["bs_f1"]["excludes_0"] is True and paired["bs_f1"]["diff"] > 0.25
+    assert summary["xrec"]["vs_full"]["bs_f1"] == paired["bs_f1"]  # the control scores as full does here
+    assert "vs_xrec_wo_injection" not in summary["xrec_wo_injection"]
+    # a run without the explainer compares nothing; a control that is not in the run is named
+    assert "vs_xrec_wo_injection" not in str(summarise({"full": m, "b": m}, {"full": scores(), "b": scores()},
+                                                       CompareConfig(resamples=500), 3)[0])
+    with pytest.raises(ParamError, match=r"param 'compare.controls.xrec': expected an explainer of the run"):
+        summarise({"full": m, "xrec": m}, {"full": scores(), "xrec": scores()}, CompareConfig(resamples=500), 3)
+    with pytest.raises(ParamError, match="param 'controls'"):
+        CompareConfig(controls={"xrec": "xrec"})

@@ -110,7 +110,7 @@ def test_summary_rejects_other_pairs_and_a_bad_compare_param(workdir):
 
 
 def test_unknown_ablation_and_variant(workdir):
-    paths = ["--out", "data/a", "--metrics", "m.json", "--profiles", "p", "--filtered", "f", "--base", "b"]
+    paths = ["--out", "data/a", "--metrics", "m.json", "--curves", "c", "--profiles", "p", "--filtered", "f", "--base", "b"]
     one_line(run(workdir, "ablation.py", "--name", "nope", "--targets", "t", *paths), "param 'ablations.nope'")
     paths = ["--out", "data/g", "--metrics", "m.json", "--profiles", "p", "--negatives", "n", "--splits", "s",
              "--filtered", "f", "--encoder", "e", "--llm", "l"]

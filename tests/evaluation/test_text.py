@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from explainrec.errors import AssetError, ParamError
+from explainrec.core.errors import AssetError, ParamError
 from explainrec.evaluation.text import bertscore, bleu, rouge, rouge_l, usr
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from explainrec.config import from_section
-from explainrec.errors import ParamError
+from explainrec.core.config import from_section
+from explainrec.core.errors import ParamError
 from explainrec.evaluation.ground_truth import KM
-from explainrec.experiments.ground_truth import REWRITE_FILE, GroundTruthParams, run_rewrite
+from explainrec.experiments.ground_truth import REWRITE_FILE, GroundTruthConfig, run_rewrite
 
 VARIANTS = {"k0_m7": {"k": 0, "m": 7}, "k2_m5": {"k": 2, "m": 5}}
 
 
 def test_params_from_section_and_variant_lookup():
-    gt = from_section(GroundTruthParams, {"max_pairs": 4, "variants": VARIANTS}, "ground_truth")
+    gt = from_section(GroundTruthConfig, {"max_pairs": 4, "variants": VARIANTS}, "ground_truth")
     assert gt.max_pairs == 4 and gt.include_unverified and gt.variant("k2_m5") == KM("k2_m5", 2, 5)
     with pytest.raises(ParamError, match=r"param 'ground_truth.variants': expected an entry 'k9_m9'"):
         gt.variant("k9_m9")
@@ -30,7 +30,7 @@ def test_params_from_section_and_variant_lookup():
 ])
 def test_bad_sections_name_the_param(section, param):
     with pytest.raises(ParamError, match=f"param '{param}'"):
-        from_section(GroundTruthParams, section, "ground_truth")
+        from_section(GroundTruthConfig, section, "ground_truth")
 
 
 def test_rewrite_without_reviews_loads_no_llm(tmp_path):

@@ -1,7 +1,7 @@
 """``launch``: a training stage started again under ``accelerate launch`` over 2 CPU processes (gloo).
 
 The slow tests run tests/launch/worker.py as DVC runs a stage, once with one process and once with
-``--processes 2`` (which relaunches itself through :func:`explainrec.launch.relaunch`), and compare the
+``--processes 2`` (which relaunches itself through :func:`explainrec.core.launch.relaunch`), and compare the
 per-step train losses: XRec's loop splits each batch and sums the gradients, so its curve is the
 one-process curve up to float noise; SFT goes through transformers' Trainer, whose distributed sampler
 orders the examples differently, so its curve has the same steps and falls as far.
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from explainrec.config import from_section
-from explainrec.errors import ParamError
-from explainrec.launch import LaunchConfig, accelerate_command, shard
+from explainrec.core.config import from_section
+from explainrec.core.errors import ParamError
+from explainrec.core.launch import LaunchConfig, accelerate_command, shard
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER = "tests/launch/worker.py"

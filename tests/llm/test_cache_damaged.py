@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from explainrec.errors import ExplainrecError
+from explainrec.core.errors import ExplainrecError
 from explainrec.llm.cache import DamagedCache, ResponseCache
 from explainrec.llm.types import Completion
 from tests.conftest import REPO, dvc_cmd

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from explainrec.errors import ExplainrecError, InputError
+from explainrec.core.errors import ExplainrecError, InputError
 from explainrec.llm import LLM, ChatRequest, Completion, LLMSpec, ResponseCache, load_spec, open_llm
 
 

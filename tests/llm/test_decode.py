@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from explainrec.llm import ChatRequest, GenParams
+from explainrec.llm import ChatRequest, GenerationConfig
 from explainrec.llm.decode import DecodeProfile, decode_batch
 from explainrec.llm.prefix import PrefixStore, common_prefix_len
 from tests.llm.test_local import varied_requests
@@ -37,7 +37,7 @@ def shared_requests():
 def test_prefix_reuse_gives_the_same_greedy_tokens(tiny_backend, shared_requests):
     prompts = prompts_of(tiny_backend, shared_requests)
     assert len({len(p) for p in prompts}) >= 4  # different lengths in one batch
-    params = GenParams(max_new_tokens=10)
+    params = GenerationConfig(max_new_tokens=10)
     plain = decode(tiny_backend, prompts, params, store=None, drop=False)
     one_by_one = [decode(tiny_backend, [p], params, store=None)[0] for p in prompts]
     store, prof = PrefixStore(64 * 2**20), DecodeProfile()
@@ -52,7 +52,7 @@ def test_prefix_reuse_gives_the_same_greedy_tokens(tiny_backend, shared_requests
 def test_a_retry_reuses_its_first_prompt(tiny_backend, shared_requests):
     """P_retry = P's opening + error examples: the second call prefills only what is new."""
     store = PrefixStore(64 * 2**20)
-    params = GenParams(max_new_tokens=8)
+    params = GenerationConfig(max_new_tokens=8)
     first = prompts_of(tiny_backend, shared_requests[:3])
     decode(tiny_backend, first, params, store=store)
     retries = [dataclasses.replace(r, messages=r.messages[:-1] + (("user", r.messages[-1][1] + " Not [2]: wrong."),))
@@ -68,7 +68,7 @@ def test_a_retry_reuses_its_first_prompt(tiny_backend, shared_requests):
 def test_dropping_finished_rows_changes_nothing(tiny_backend):
     requests = varied_requests(6, max_new_tokens=12)
     prompts = prompts_of(tiny_backend, requests)
-    params = GenParams(max_new_tokens=12)
+    params = GenerationConfig(max_new_tokens=12)
     free = decode(tiny_backend, prompts, params, eos=set())
     # a token the first row emits early ends some rows sooner than others
     eos = {free[0][2]}
@@ -127,7 +127,7 @@ def test_the_loop_reproduces_model_generate(tiny_backend, shared_requests):
     import torch
 
     prompts = prompts_of(tiny_backend, shared_requests[:3])
-    ours = decode(tiny_backend, prompts, GenParams(max_new_tokens=9), store=PrefixStore(2**26), eos=set())
+    ours = decode(tiny_backend, prompts, GenerationConfig(max_new_tokens=9), store=PrefixStore(2**26), eos=set())
     for p, mine in zip(prompts, ours):
         with torch.inference_mode():
             ref = tiny_backend.model.generate(torch.tensor([p]), attention_mask=torch.ones(1, len(p), dtype=torch.long),
@@ -140,5 +140,5 @@ def test_a_prompt_that_opens_another(tiny_backend, shared_requests):
     """One prompt is the other's opening: every row still computes its own last token."""
     (p,) = prompts_of(tiny_backend, shared_requests[5:6])
     prompts = [p + p[-6:], p]  # the longer first: the common opening is all of the second
-    params = GenParams(max_new_tokens=6)
+    params = GenerationConfig(max_new_tokens=6)
     assert decode(tiny_backend, prompts, params, store=PrefixStore(2**26)) == decode(tiny_backend, prompts, params)

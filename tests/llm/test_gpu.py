@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from explainrec.llm import GenParams
+from explainrec.llm import GenerationConfig
 from explainrec.llm.prefix import PrefixStore
 from tests.llm.test_decode import SHARED, decode, prompts_of
 from tests.llm.test_local import varied_requests
@@ -31,7 +31,7 @@ def test_prefix_reuse_on_the_gpu_gives_the_same_greedy_tokens(cuda_backend):
     requests = [dataclasses.replace(r, messages=(("system", SHARED),) + tuple(m for m in r.messages if m[0] != "system"))
                 for r in varied_requests(6, max_new_tokens=10)]
     prompts = prompts_of(cuda_backend, requests)
-    params = GenParams(max_new_tokens=10)
+    params = GenerationConfig(max_new_tokens=10)
     plain = decode(cuda_backend, prompts, params, store=None, drop=False)
     reused = decode(cuda_backend, prompts, params, store=PrefixStore(64 * 2**20))
     one_by_one = [decode(cuda_backend, [p], params)[0] for p in prompts]
@@ -41,5 +41,5 @@ def test_prefix_reuse_on_the_gpu_gives_the_same_greedy_tokens(cuda_backend):
 
 def test_sampling_on_the_gpu_is_seeded(cuda_backend):
     prompts = prompts_of(cuda_backend, varied_requests(3, max_new_tokens=8))
-    params = GenParams(max_new_tokens=8, temperature=1.0, seed=3)
+    params = GenerationConfig(max_new_tokens=8, temperature=1.0, seed=3)
     assert decode(cuda_backend, prompts, params) == decode(cuda_backend, prompts, params)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from explainrec.errors import LLMUnavailable
+from explainrec.core.errors import LLMUnavailable
 from explainrec.llm import LLM, ChatRequest, LLMSpec, ResponseCache
 from explainrec.llm.http import OpenAIBackend
 

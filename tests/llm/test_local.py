@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from explainrec.errors import LLMUnavailable
+from explainrec.core.errors import LLMUnavailable
 from explainrec.llm import BUNDLED, ChatRequest, LLMSpec
 from explainrec.llm.local import TransformersBackend, pick_device, pick_dtype
 from explainrec.llm.machine import cpu_has_amx_bf16

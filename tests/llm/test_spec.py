@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from explainrec.errors import ParamError
+from explainrec.core.errors import ParamError
 from explainrec.llm import LLMSpec, resolve_llm
 
 CATALOGUE = {

@@ -6,13 +6,13 @@ import multiprocessing as mp
 
 import pytest
 
-from explainrec.errors import ParamError
-from explainrec.llm import ChatRequest, Completion, GenParams, ResponseCache, cache_key, default_cache_path
+from explainrec.core.errors import ParamError
+from explainrec.llm import ChatRequest, Completion, GenerationConfig, ResponseCache, cache_key, default_cache_path
 
 
 def test_request_normalises_fields():
     a = ChatRequest.of("sys", "hi", temperature=0, stop=["x"])
-    b = ChatRequest((("system", "sys"), ("user", "hi")), GenParams(temperature=0.0, stop=("x",)))
+    b = ChatRequest((("system", "sys"), ("user", "hi")), GenerationConfig(temperature=0.0, stop=("x",)))
     assert a == b and hash(a) == hash(b)
     assert cache_key("m", a) == cache_key("m", b)
     assert ChatRequest.of(None, "hi").messages == (("user", "hi"),)
@@ -21,7 +21,7 @@ def test_request_normalises_fields():
 @pytest.mark.parametrize("bad", [{"max_new_tokens": 0}, {"temperature": 3}, {"top_p": 1.5}, {"stop": [""]}])
 def test_bad_gen_params(bad):
     with pytest.raises(ParamError):
-        GenParams(**bad)
+        GenerationConfig(**bad)
 
 
 def test_bad_role():

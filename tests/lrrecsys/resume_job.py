@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from explainrec.checkpoints import Checkpoint
-from explainrec.lrrecsys.model import ModelConfig
-from explainrec.lrrecsys.train import Fit, TrainConfig, fit, fit_checkpoint
+from explainrec.core.checkpoints import Checkpoint
+from explainrec.core.recommender.model import ModelConfig
+from explainrec.core.recommender.train import Fit, TrainConfig, fit, fit_checkpoint
 from tests.killing import SlowCheckpoint, job_args
 
 from .test_train import N_ITEMS, N_USERS, data

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from explainrec.errors import ExplainrecError, ParamError
-from explainrec.lrrecsys.autoencoder import (
+from explainrec.core.errors import ExplainrecError, ParamError
+from explainrec.core.recommender.autoencoder import (
     AutoencoderConfig,
     AutoencoderFit,
     TextAutoencoder,
@@ -139,3 +139,16 @@ def test_empty_corpus_is_a_clear_error() -> None:
         train_autoencoder([], SMALL, seed=0, progress=False)
     with pytest.raises(ExplainrecError, match="no word"):
         train_autoencoder(["", "  !"], SMALL, seed=0, progress=False)
+
+
+def test_train_autoencoder_logs_one_row_per_epoch(tmp_path) -> None:
+    from dataclasses import replace
+
+    from explainrec.core.curves import curves
+    from tests.core.test_curves import tsv
+
+    with curves(tmp_path / "c") as live:
+        fit = train_autoencoder(corpus(8), replace(SMALL, epochs=3), seed=0, progress=False, live=live, prefix="ae/")
+    curve = tsv(tmp_path / "c", "ae/train/loss")
+    assert curve["step"].tolist() == [1, 2, 3]
+    assert curve["loss"].tolist() == pytest.approx(fit.losses)

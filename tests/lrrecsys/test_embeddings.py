@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explainrec.errors import ExplainrecError, InputError
-from explainrec.lrrecsys.autoencoder import AutoencoderConfig, Vocabulary, embed, tokenize, train_autoencoder
+from explainrec.core.errors import ExplainrecError, InputError
+from explainrec.core.recommender.autoencoder import AutoencoderConfig, Vocabulary, embed, tokenize, train_autoencoder
 from explainrec.lrrecsys.embeddings import (AutoencoderTexts, EmbedConfig, autoencoder_embeddings, embed_explanations,
                                             llm_hidden_embeddings, load_embeddings, read_embeddings, save_embedded)
 from tests.cpeg import minilm_dir

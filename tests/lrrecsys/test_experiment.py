@@ -11,12 +11,13 @@ from sklearn.metrics import root_mean_squared_error
 
 from explainrec.lrrecsys.analysis import (attention_histogram, attention_summary, attention_table, keyword_report,
                                           top_keywords)
-from explainrec.lrrecsys.autoencoder import AutoencoderConfig, train_autoencoder
+from explainrec.core.recommender.autoencoder import AutoencoderConfig, train_autoencoder
+from explainrec.core.recommender.encoded import encode_pairs
+from explainrec.core.recommender.model import ModelConfig
+from explainrec.core.recommender.train import TrainConfig
 from explainrec.lrrecsys.embeddings import AutoencoderTexts, autoencoder_embeddings
-from explainrec.lrrecsys.experiment import RunConfig, encode_pairs, run_experiment, train_share
-from explainrec.lrrecsys.model import ModelConfig
-from explainrec.lrrecsys.report import ReportConfig, efficiency_curve, paired_tests, table_markdown, paired_markdown
-from explainrec.lrrecsys.train import TrainConfig
+from explainrec.lrrecsys.experiment import RunConfig, run_experiment, train_share
+from explainrec.lrrecsys.report import LRRecsysReportConfig, efficiency_curve, paired_tests, runs_table_markdown, paired_markdown
 
 FAST = TrainConfig(epochs=8, patience=3, batch_size=16)
 
@@ -158,9 +159,9 @@ def test_report_tables_tests_and_plots():
                              ("black_box", RunConfig(label="bb", explanations="none"), ModelConfig(explanations="none")),
                              ("train_50", RunConfig(label="half", train_fraction=0.5), ModelConfig())):
         runs[name] = run_experiment(pairs, emb, run, model, FAST, seeds=2, seed=1, progress=False).metrics
-    tests = paired_tests(runs, ReportConfig())
+    tests = paired_tests(runs, LRRecsysReportConfig())
     assert set(tests) == {"ablation_1", "black_box"} and tests["black_box"]["auc"]["n"] == 2
-    md = table_markdown(runs, "machine X") + paired_markdown(tests, runs, "lr_recsys")
+    md = runs_table_markdown(runs, "machine X") + paired_markdown(tests, runs, "lr_recsys")
     assert "| LR-Recsys | 40 |" in md and "0.1673 / 0.1180 / 0.7500 (Table 2)" in md and "machine X" in md
     curve = efficiency_curve(runs)
     assert curve["train_percent"].tolist() == [50.0, 100.0] and curve["train_pairs"].tolist() == [20, 40]

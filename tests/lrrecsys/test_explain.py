@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from explainrec.errors import InputError, ParamError
+from explainrec.core.domain_prompts import ExplainConfig, item_texts
+from explainrec.core.domain_prompts import DOMAINS
+from explainrec.core.errors import InputError, ParamError
 from explainrec.llm import LLM, Completion, ResponseCache
-from explainrec.lrrecsys.explain import ExplainConfig, explain_pairs, item_texts
-from explainrec.lrrecsys.prompts import DOMAINS
+from explainrec.lrrecsys.explain import explain_pairs
 
 
 class Reasoner:

@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from explainrec.lrrecsys.model import ModelConfig
-from explainrec.lrrecsys.train import fit, predict, regression_metrics
+from explainrec.core.recommender.model import ModelConfig
+from explainrec.core.recommender.train import fit, predict, regression_metrics
 from tests.lrrecsys.test_train import FAST, N_ITEMS, N_USERS, data
 
 pytestmark = pytest.mark.gpu

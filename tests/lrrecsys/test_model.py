@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from explainrec.errors import ParamError
-from explainrec.lrrecsys import model as M
-from explainrec.lrrecsys.model import (NCF, Inputs, LRRecsysDNN, ModelConfig, SelfAttention, SequenceEncoder,
+from explainrec.core.errors import ParamError
+from explainrec.core.recommender import model as M
+from explainrec.core.recommender.model import (NCF, Inputs, LRRecsysDNN, ModelConfig, SelfAttention, SequenceEncoder,
                                        build_model, mean_attention, ncf_embedding_dim, parameter_count)
 
 N_USERS, N_ITEMS = 20, 30

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from explainrec.errors import InputError, ParamError
-from explainrec.lrrecsys.pairs import COLUMNS, PairsConfig, build_pairs, pairs_metrics, untimed_users
+from explainrec.core.errors import InputError, ParamError
+from explainrec.core.recommender.pair_table import COLUMNS
+from explainrec.lrrecsys.pairs import PairsConfig, build_pair_table, pairs_metrics, untimed_users
 
 
 def interactions(n_users: int = 4, n_items: int = 12) -> pd.DataFrame:
@@ -41,7 +42,7 @@ def test_time_split_train_histories_hold_only_earlier_train_side_items():
     df = interactions()
     side = time_sides_by_hand(df)
     when = {(u, i): t for u, i, t in zip(df["user_id"], df["item_id"], df["timestamp"])}
-    pairs = build_pairs(splits_of(df), df, PairsConfig(history=5, max_train=None, max_test=None), seed=1)
+    pairs = build_pair_table(splits_of(df), df, PairsConfig(history=5, max_train=None, max_test=None), seed=1)
     assert PairsConfig().split == "time" and PairsConfig().time_train_share == 0.8
     # every interaction is a pair, on its side of the split (12 per user: 10 train, 2 test)
     assert sorted(zip(pairs.user_id, pairs.item_id, pairs.split)) == sorted((u, i, s) for (u, i), s in side.items())
@@ -67,7 +68,7 @@ def test_time_split_shares_and_users_without_timestamps():
     ts[(df["user_id"] == "u4") & (df["item_id"] == "i5")] = pd.NA  # one missing: cannot be ordered either
     df["timestamp"] = ts
     parts = splits_of(df)
-    pairs = build_pairs(parts, df, PairsConfig(history=2, max_train=None, max_test=None, time_train_share=0.5), 1)
+    pairs = build_pair_table(parts, df, PairsConfig(history=2, max_train=None, max_test=None, time_train_share=0.5), 1)
     timed = df[df.user_id.isin(["u0", "u1", "u2"])]
     side = time_sides_by_hand(timed, 0.5)
     got = pairs[pairs.user_id.isin(["u0", "u1", "u2"])]
@@ -87,7 +88,7 @@ def test_time_split_shares_and_users_without_timestamps():
 
 def test_splits_mode_history_never_holds_the_candidate_or_anything_later():
     df = interactions()
-    pairs = build_pairs(splits_of(df), df, PairsConfig(history=5, max_train=None, max_test=None, split="splits"),
+    pairs = build_pair_table(splits_of(df), df, PairsConfig(history=5, max_train=None, max_test=None, split="splits"),
                         seed=1)
     assert list(pairs.columns) == COLUMNS and len(pairs) == len(df) - len(splits_of(df)["profile"])
     when = {(u, i): t for u, i, t in zip(df["user_id"], df["item_id"], df["timestamp"])}
@@ -105,18 +106,18 @@ def test_splits_mode_history_never_holds_the_candidate_or_anything_later():
 def test_caps_are_seeded_and_ratings_required():
     df = interactions()
     cfg = PairsConfig(history=3, max_train=5, max_test=4)
-    a = build_pairs(splits_of(df), df, cfg, seed=3)
-    b = build_pairs(splits_of(df), df, cfg, seed=3)
+    a = build_pair_table(splits_of(df), df, cfg, seed=3)
+    b = build_pair_table(splits_of(df), df, cfg, seed=3)
     pd.testing.assert_frame_equal(a, b)
     assert (a["split"] == "train").sum() == 5 and (a["split"] == "test").sum() == 4
-    c = build_pairs(splits_of(df), df, cfg, seed=4)
+    c = build_pair_table(splits_of(df), df, cfg, seed=4)
     assert set(a["pair_id"]) != set(c["pair_id"])
     m = pairs_metrics(a, 3)
     assert m["train"]["pairs"] == 5 and m["test"]["pairs"] == 4
     bad = df.copy()
     bad.loc[1, "rating"] = None
     with pytest.raises(InputError, match="rating"):
-        build_pairs(splits_of(bad), bad, cfg, seed=3)
+        build_pair_table(splits_of(bad), bad, cfg, seed=3)
     with pytest.raises(ParamError, match="history"):
         PairsConfig(history=0)
 
@@ -125,7 +126,7 @@ def test_no_timestamps_fall_back_to_the_profile_split():
     df = interactions()
     df["timestamp"] = pd.array([None] * len(df), dtype="Int64")
     parts = splits_of(df)
-    pairs = build_pairs(parts, df, PairsConfig(history=2, max_train=None, max_test=None), seed=1)
+    pairs = build_pair_table(parts, df, PairsConfig(history=2, max_train=None, max_test=None), seed=1)
     assert sorted(pairs.pair_id) == sorted(f"{s}:{u}:{i}" for s in ("train", "test")
                                            for u, i in zip(parts[s].user_id, parts[s].item_id))
     profile_items = {u: set(g["item_id"]) for u, g in parts["profile"].groupby("user_id")}

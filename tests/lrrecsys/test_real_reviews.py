@@ -9,25 +9,26 @@ from __future__ import annotations
 import pytest
 from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 
+from explainrec.core.domain_prompts import ExplainConfig
+from explainrec.core.domain_prompts import resolve_domain
+from explainrec.core.recommender.autoencoder import AutoencoderConfig
+from explainrec.core.recommender.model import ModelConfig
+from explainrec.core.recommender.train import TrainConfig
 from explainrec.data.adapters.amazon import load
 from explainrec.data.kcore import FilterConfig, filter_dataset
 from explainrec.data.split import SplitConfig, split_interactions
 from explainrec.llm import LLMSpec, open_llm
-from explainrec.lrrecsys.autoencoder import AutoencoderConfig
 from explainrec.lrrecsys.embeddings import EmbedConfig, embed_explanations, load_embeddings, save_embedded
 from explainrec.lrrecsys.experiment import RunConfig, run_experiment
-from explainrec.lrrecsys.explain import ExplainConfig, explain_pairs
-from explainrec.lrrecsys.model import ModelConfig
-from explainrec.lrrecsys.pairs import PairsConfig, build_pairs, time_sides, untimed_users
-from explainrec.lrrecsys.prompts import resolve_domain
-from explainrec.lrrecsys.train import TrainConfig
+from explainrec.lrrecsys.explain import explain_pairs
+from explainrec.lrrecsys.pairs import PairsConfig, build_pair_table, time_sides, untimed_users
 
 
 def test_chain_on_real_amazon_reviews(amazon_mi, tiny_model_dir, tmp_path):
     ds = filter_dataset(load(amazon_mi), FilterConfig(user_core=3, item_core=3, max_users=150, max_items=40), seed=3)
     inter = ds.interactions
     parts = split_interactions(inter, SplitConfig(), seed=3)
-    pairs = build_pairs(parts, inter, PairsConfig(max_train=None, max_test=None), seed=3)
+    pairs = build_pair_table(parts, inter, PairsConfig(max_train=None, max_test=None), seed=3)
     sides = time_sides(inter, 0.8)  # the paper's split: every review is a pair, each user's last 20 % in time test
     assert untimed_users(inter) == set() and sides.notna().all()
     n_train, n_test = int((sides == "train").sum()), int((sides == "test").sum())

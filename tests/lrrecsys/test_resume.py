@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import torch
 
-from explainrec.checkpoints import Checkpoint
-from explainrec.lrrecsys.autoencoder import autoencoder_checkpoint, embed, train_autoencoder
-from explainrec.lrrecsys.model import ModelConfig
-from explainrec.lrrecsys.train import Fit, TrainConfig, fit, fit_checkpoint, run_seeds
+from explainrec.core.checkpoints import Checkpoint
+from explainrec.core.recommender.autoencoder import autoencoder_checkpoint, embed, train_autoencoder
+from explainrec.core.recommender.model import ModelConfig
+from explainrec.core.recommender.train import Fit, TrainConfig, fit, fit_checkpoint, run_seeds
 
 from tests.killing import Interrupted, interrupt_after, run_and_kill, saved_number
 from .resume_job import job_checkpoint, run_job

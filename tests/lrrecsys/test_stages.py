@@ -56,7 +56,7 @@ def one_line(proc: subprocess.CompletedProcess, *fragments: str) -> None:
 
 
 TRAIN = ("lrrecsys_train.py", "--name", "lr_recsys", "--pairs", "pairs", "--embeddings", "emb", "--out", "out",
-         "--metrics", "m/lr_recsys.json")
+         "--metrics", "m/lr_recsys.json", "--curves", "m/curves/lr_recsys")
 
 
 def test_train_writes_metrics_over_seeds(root):

@@ -7,10 +7,10 @@ import pytest
 import torch
 from scipy import stats
 
-from explainrec.errors import ParamError
-from explainrec.lrrecsys import train as T
-from explainrec.lrrecsys.model import Inputs, ModelConfig
-from explainrec.lrrecsys.train import (TrainConfig, classification_metrics, fit, paired_seed_test, predict,
+from explainrec.core.errors import ParamError
+from explainrec.core.recommender import train as T
+from explainrec.core.recommender.model import Inputs, ModelConfig
+from explainrec.core.recommender.train import (TrainConfig, classification_metrics, fit, paired_seed_test, predict,
                                        regression_metrics, run_seeds, targets)
 
 N_USERS, N_ITEMS = 20, 30
@@ -72,7 +72,7 @@ def test_early_stopping_keeps_the_best_epoch():
     assert f.val_loss[f.best_epoch - 1] == min(f.val_loss)
     if f.epochs_run < 20:
         assert f.epochs_run - f.best_epoch == 2
-    _, val_rows = T._split(len(x), 0.1, 0)
+    _, val_rows = T.validation_split(len(x), 0.1, 0)
     assert len(val_rows) == 20
     y = torch.from_numpy(targets(r, "regression"))[val_rows]
     restored = T._mean_loss(f.model, x.subset(val_rows), y, "regression", 1024)
@@ -158,3 +158,24 @@ def test_run_seeds_takes_one_input_set_per_seed():
     assert np.array_equal(both.predictions["regression"][1], one.predictions["regression"][0])
     with pytest.raises(ParamError, match="train_inputs"):
         run_seeds(ModelConfig(), FAST, [x], r, test, rt, N_USERS, N_ITEMS, seeds=[0, 1], progress=False)
+
+
+def test_fit_and_run_seeds_log_one_row_per_epoch_per_seed(tmp_path):
+    from explainrec.core.curves import curves
+    from tests.core.test_curves import tsv
+
+    x, r = data(60, 0)
+    with curves(tmp_path / "one") as live:
+        f = fit(ModelConfig(), FAST, x, r, "regression", N_USERS, N_ITEMS, 0, live=live)
+    train_curve, val_curve = tsv(tmp_path / "one", "train/loss"), tsv(tmp_path / "one", "val/loss")
+    assert train_curve["step"].tolist() == list(range(1, f.epochs_run + 1)) == val_curve["step"].tolist()
+    assert train_curve["loss"].tolist() == pytest.approx(f.train_loss)
+    assert val_curve["loss"].tolist() == pytest.approx(f.val_loss)
+    test, rt = data(20, 1)
+    with curves(tmp_path / "seeds") as live:
+        runs = run_seeds(ModelConfig(), FAST, x, r, test, rt, N_USERS, N_ITEMS, seeds=[3, 4], progress=False,
+                         checkpoint_name=None, live=live)
+    for k, seed in enumerate([3, 4]):  # each seed and task on its own curve
+        for task in T.TASKS:
+            steps = tsv(tmp_path / "seeds", f"seed{seed}/{task}/train/loss")["step"].tolist()
+            assert steps == list(range(1, runs.epochs_run[task][k] + 1))

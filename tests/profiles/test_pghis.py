@@ -5,9 +5,9 @@ import hashlib
 import pandas as pd
 import pytest
 
-from explainrec.config import from_section
+from explainrec.core.config import from_section
+from explainrec.core.errors import InputError, ParamError
 from explainrec.data.schema import conform
-from explainrec.errors import InputError, ParamError
 from explainrec.llm import LLM, ChatRequest, Completion
 from explainrec.profiles.pghis import NO_INFORMATION, ProfileConfig, build_profiles, sample_neighbours
 from explainrec.profiles.prompts import P_AGG_USER, P_INIT_ITEM, P_INIT_USER

@@ -23,12 +23,12 @@ def job_explainer(model_dir: str | Path) -> Any:
     """The tiny explainer with a non-zero E_c, so the projection gets a gradient."""
     import torch
 
-    from explainrec.recpie.config import ExplainerConfig
+    from explainrec.recpie.config import RecPIEExplainerConfig
     from explainrec.recpie.explainer import build_explainer
     from tests.recpie.conftest import tiny_backend
 
     torch.set_num_threads(1)
-    explainer = build_explainer(tiny_backend(Path(model_dir)), 2, 4, ExplainerConfig(lora_r=4), 0)
+    explainer = build_explainer(tiny_backend(Path(model_dir)), 2, 4, RecPIEExplainerConfig(lora_r=4), 0)
     explainer.soft_prompt.set_users(torch.arange(8, dtype=torch.float32).reshape(2, 4) / 8)
     return explainer
 
@@ -36,12 +36,12 @@ def job_explainer(model_dir: str | Path) -> Any:
 def job_dataset(explainer: Any, steps: int = STEPS, spare: int = 0) -> dict[str, list[Any]]:
     """Two prompts per generation batch (``steps / num_iterations`` batches: the round loop's shape, one
     epoch), and ``spare`` more (the step then ends inside the epoch)."""
-    from explainrec.lrrecsys.prompts import DOMAINS
-    from explainrec.recpie.config import ExplainerConfig
+    from explainrec.core.domain_prompts import DOMAINS
+    from explainrec.recpie.config import RecPIEExplainerConfig
     from explainrec.recpie.explainer import explanation_request, render
 
     requests = [explanation_request(["fun drama"], "dark comedy", u, True, DOMAINS["movie"], "zero_shot",
-                                    "contrastive", ExplainerConfig()) for u in (0, 1)]
+                                    "contrastive", RecPIEExplainerConfig()) for u in (0, 1)]
     n = 2 * job_config(steps).generation_batches + spare
     return {"prompt": [render(explainer, requests[i % 2]) for i in range(n)], "user": [i % 2 for i in range(n)]}
 

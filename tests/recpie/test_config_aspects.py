@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from explainrec.config import from_section
-from explainrec.errors import ParamError
+from explainrec.core.config import from_section
+from explainrec.core.errors import ParamError
 from explainrec.recpie.aspects import (aspect_request, aspect_texts, coverage, derive_aspects, mentions, pair_reviews,
                                        parse_aspects)
-from explainrec.recpie.config import ExplainerConfig, RecPIEConfig, RLConfig
+from explainrec.recpie.config import RecPIEExplainerConfig, RecPIEConfig, RLConfig
 
 
 @pytest.mark.parametrize("section, param", [
@@ -42,7 +42,7 @@ def test_nested_sections_become_dataclasses_and_rounds_is_not_fingerprinted():
     c = from_section(RecPIEConfig, {"rounds": 3, "rl": {"steps": 2}, "explainer": {"target_modules": ["q_proj"]}},
                      "recpie")
     assert isinstance(c.rl, RLConfig) and c.rl.steps == 2
-    assert isinstance(c.explainer, ExplainerConfig) and c.explainer.target_modules == ("q_proj",)
+    assert isinstance(c.explainer, RecPIEExplainerConfig) and c.explainer.target_modules == ("q_proj",)
     assert "rounds" not in c.fingerprint()
     assert RecPIEConfig(rounds=5).fingerprint() == RecPIEConfig(rounds=2).fingerprint()
     assert RecPIEConfig(warm_start=False).fingerprint() != RecPIEConfig().fingerprint()
@@ -81,7 +81,7 @@ def test_rl_generation_batches_and_the_default_makes_the_clip_act():
 
 
 def test_app_a1_prompt_in_the_domains_words():
-    from explainrec.lrrecsys.prompts import DOMAINS
+    from explainrec.core.domain_prompts import DOMAINS
     from explainrec.recpie.explainer import app_a1_message, explanation_request
 
     neg = app_a1_message(DOMAINS["product"], False, ["A", "B"], "C", "user")
@@ -90,11 +90,11 @@ def test_app_a1_prompt_in_the_domains_words():
                           "Answer with exactly one sentence in the following format: 'The user did not purchase this "
                           "product because the user ... and the product ...'.")
     assert neg.endswith("Profiles of the past products: A | B\nProfile of the current product: C")
-    r = explanation_request(["A"], "C", 3, True, DOMAINS["movie"], "history", "contrastive", ExplainerConfig())
+    r = explanation_request(["A"], "C", 3, True, DOMAINS["movie"], "history", "contrastive", RecPIEExplainerConfig())
     assert r.messages[-2][1].startswith("<recpie_user_3> Provide a reason for why this user watched this movie")
     assert r.messages[-1][1] == "The user watched this movie because"
     old = explanation_request(["A"], "C", 3, True, DOMAINS["movie"], "zero_shot", "contrastive",
-                              ExplainerConfig(template="lrrecsys"))
+                              RecPIEExplainerConfig(template="lrrecsys"))
     assert "Given the profiles of the watching history of this user" in old.messages[-2][1]
 
 

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from explainrec.errors import ExplainrecError, InputError
-from explainrec.lrrecsys.model import ModelConfig
-from explainrec.lrrecsys.prompts import DOMAINS
-from explainrec.lrrecsys.train import TrainConfig
+from explainrec.core.domain_prompts import DOMAINS
+from explainrec.core.errors import ExplainrecError, InputError
+from explainrec.core.recommender.model import ModelConfig
+from explainrec.core.recommender.train import TrainConfig
 from explainrec.recpie import loop
 from explainrec.recpie.config import RecPIEConfig
 from explainrec.recpie.recommender import TextEmbedder
@@ -137,17 +137,17 @@ def test_the_validation_slice_is_fixed_and_each_round_refits_the_recommender(tmp
     new explanations, moves the recommender's weights and says by how much; the best epoch is recorded."""
     import torch
 
-    from explainrec.lrrecsys import train as lr_train
+    from explainrec.core.recommender import train as lr_train
 
     held_out: list[list[int]] = []
-    split = lr_train._split
+    split = lr_train.validation_split
 
     def recording_split(n, val_fraction, seed):
         tr, va = split(n, val_fraction, seed)
         held_out.append(sorted(int(i) for i in va))
         return tr, va
 
-    monkeypatch.setattr(lr_train, "_split", recording_split)
+    monkeypatch.setattr(lr_train, "validation_split", recording_split)
     train = TrainConfig(epochs=8, patience=0, val_fraction=0.25, learning_rate=0.05)
     result = _run(tmp_path, train=train)
     assert len(held_out) >= 2 and all(v == held_out[0] for v in held_out) and len(held_out[0]) == 3
@@ -203,3 +203,42 @@ def test_no_test_pair_enters_the_rl_data_or_the_recommenders_fit(tmp_path, monke
     for inputs, ratings in fits:
         assert len(inputs) == len(ratings) == is_train.sum()
         np.testing.assert_array_equal(ratings, train_ratings)
+
+
+def test_predictions_table_holds_round_0_and_the_last_round_per_test_pair(tmp_path):
+    """The result's predictions (what stages/recpie.py writes to predictions.parquet): one row per test pair,
+    in table order, ratings and both rounds' predictions on the 1..5 scale, their RMSE the rounds' metrics;
+    a resumed run reads the same table from the round folders."""
+    import numpy as np
+
+    pairs, _ = tiny_pairs()
+    result = _run(tmp_path)
+    t = result.predictions
+    assert tuple(t.columns) == loop.PREDICTION_COLUMNS
+    test = pairs[pairs["split"] == "test"]
+    assert list(t["pair_id"]) == list(test["pair_id"]) and list(t["rating"]) == list(test["rating"])
+    for col, m in (("prediction_round_0", result.rounds[0]), ("prediction_last", result.rounds[-1])):
+        assert t[col].between(1, 5).all()
+        assert np.sqrt(np.mean(((t[col] - t["rating"]) / 4) ** 2)) == pytest.approx(m["rmse"], rel=1e-5)
+    assert _run(tmp_path).predictions.equals(t)
+
+
+def test_write_outputs_writes_the_stage_folder_and_the_grpo_curves(tmp_path):
+    import pandas as pd
+
+    from explainrec.core.curves import curves
+    from tests.core.test_curves import tsv
+
+    result = _run(tmp_path)
+    m = loop.summary(result, RecPIEConfig())
+    with curves(tmp_path / "curves") as live:
+        (tmp_path / "out").mkdir()
+        loop.write_outputs(result, m, tmp_path / "out", live)
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == ["aspects.json", "explanations.parquet", "predictions.parquet",
+                                                     "rounds.csv"]
+    rounds = pd.read_csv(out / "rounds.csv")
+    assert tuple(rounds.columns) == loop.ROUND_COLUMNS and list(rounds["round"]) == [r["round"] for r in m["rounds"]]
+    assert pd.read_parquet(out / "predictions.parquet").equals(result.predictions)
+    logged = [e for r in result.rounds for e in (r.get("rl_log") or [])]
+    assert len(tsv(tmp_path / "curves", "rl/loss")) == len(logged) > 0

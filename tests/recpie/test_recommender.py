@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from explainrec.errors import ExplainrecError
-from explainrec.lrrecsys.experiment import encode_pairs
-from explainrec.lrrecsys.model import ModelConfig
-from explainrec.lrrecsys.train import TrainConfig, _split, predict
+from explainrec.core.errors import ExplainrecError
+from explainrec.core.recommender.encoded import encode_pairs
+from explainrec.core.recommender.model import ModelConfig
+from explainrec.core.recommender.train import TrainConfig, predict, validation_split
 from explainrec.recpie.recommender import (TextEmbedder, fit_recommender, user_table, validation_rows, weight_change,
                                            with_explanations)
 from tests.recpie.conftest import HashingEncoder, tiny_pairs
@@ -57,7 +57,7 @@ def test_validation_rows_are_those_fit_holds_out_and_depend_on_the_seed_only():
     enc = _data()
     tc = TrainConfig(val_fraction=0.25)
     rows = validation_rows(len(enc.train), tc, 0)
-    assert len(rows) == 3 and np.array_equal(rows, _split(len(enc.train), 0.25, 0)[1])
+    assert len(rows) == 3 and np.array_equal(rows, validation_split(len(enc.train), 0.25, 0)[1])
     assert any(not np.array_equal(rows, validation_rows(len(enc.train), tc, s)) for s in range(1, 4))
 
 
@@ -72,7 +72,7 @@ def test_text_embedder_sentence_and_autoencoder():
     s = TextEmbedder("sentence", HashingEncoder())
     a = s(["the user likes drama", "funny story", "the user likes drama"])
     assert a.shape == (3, 16) and np.allclose(a[0], a[2]) and np.allclose(np.linalg.norm(a, axis=1), 1)
-    from explainrec.lrrecsys.autoencoder import AutoencoderConfig
+    from explainrec.core.recommender.autoencoder import AutoencoderConfig
 
     ae = TextEmbedder("autoencoder", autoencoder_config=AutoencoderConfig(max_len=8, epochs=2, hidden=8), seed=0)
     with pytest.raises(ExplainrecError, match="autoencoder"):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from explainrec.checkpoints import last_trainer_checkpoint
+from explainrec.core.checkpoints import last_trainer_checkpoint
 from tests.killing import REPO, Interrupted, run_and_kill, stop_callback, trainer_step
 
 from .resume_job import NAME, STEPS, add_trainer_callback, job_explainer, run_job

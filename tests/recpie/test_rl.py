@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from explainrec.errors import ParamError
-from explainrec.lrrecsys.prompts import DOMAINS
-from explainrec.recpie.config import ExplainerConfig, RLConfig
+from explainrec.core.domain_prompts import DOMAINS
+from explainrec.core.errors import ParamError
+from explainrec.recpie.config import RecPIEExplainerConfig, RLConfig
 from explainrec.recpie.explainer import build_explainer, explanation_request, render
 from explainrec.recpie.rl import grpo_update, reward
 
@@ -37,10 +37,10 @@ def _target_logprob(explainer, prompt: str, word_id: int) -> float:
 
 
 def test_one_grpo_step_raises_the_rewarded_words_probability(tiny):
-    explainer = build_explainer(tiny, 2, 4, ExplainerConfig(lora_r=4), 0)
+    explainer = build_explainer(tiny, 2, 4, RecPIEExplainerConfig(lora_r=4), 0)
     tok = explainer.tokenizer
     request = explanation_request(["fun drama"], "dark comedy", 0, True, DOMAINS["movie"], "zero_shot", "contrastive",
-                                  ExplainerConfig())
+                                  RecPIEExplainerConfig())
     prompt = render(explainer, request)
     word = "funny"
     word_id = tok.convert_tokens_to_ids(word)
@@ -59,7 +59,7 @@ def test_one_grpo_step_raises_the_rewarded_words_probability(tiny):
 
 def _prompt(explainer, user: int = 0) -> str:
     return render(explainer, explanation_request(["fun drama"], "dark comedy", user, True, DOMAINS["movie"],
-                                                 "zero_shot", "contrastive", ExplainerConfig()))
+                                                 "zero_shot", "contrastive", RecPIEExplainerConfig()))
 
 
 def _word_reward(word: str):
@@ -72,7 +72,7 @@ def _word_reward(word: str):
 def _clip_run(tmp_path, num_iterations: int, name: str) -> tuple[dict, dict, dict]:
     from tests.recpie.conftest import tiny_backend
 
-    explainer = build_explainer(tiny_backend(tmp_path / name), 2, 4, ExplainerConfig(lora_r=4), 0)
+    explainer = build_explainer(tiny_backend(tmp_path / name), 2, 4, RecPIEExplainerConfig(lora_r=4), 0)
     explainer.soft_prompt.set_users(torch.arange(8, dtype=torch.float32).reshape(2, 4) / 8)
     before = {k: v.clone() for k, v in explainer.trainable_state().items()}
     out = grpo_update(explainer, {"prompt": [_prompt(explainer, 0), _prompt(explainer, 1)]}, _word_reward("funny"),
@@ -110,7 +110,7 @@ def test_trl_completions_follow_the_soft_prompt(tmp_path):
     seen: dict[str, list[str]] = {}
 
     def run(name: str, scale: float) -> None:
-        explainer = build_explainer(tiny_backend(tmp_path / name, sharp=True), 2, 4, ExplainerConfig(lora_r=4), 0)
+        explainer = build_explainer(tiny_backend(tmp_path / name, sharp=True), 2, 4, RecPIEExplainerConfig(lora_r=4), 0)
         torch.manual_seed(1)
         explainer.soft_prompt.set_users(torch.randn(2, 4))
         with torch.no_grad():
@@ -131,9 +131,9 @@ def test_trl_completions_follow_the_soft_prompt(tmp_path):
 
 
 def _reward_setup():
-    from explainrec.lrrecsys.experiment import encode_pairs
-    from explainrec.lrrecsys.model import ModelConfig
-    from explainrec.lrrecsys.train import TrainConfig, targets
+    from explainrec.core.recommender.encoded import encode_pairs
+    from explainrec.core.recommender.model import ModelConfig
+    from explainrec.core.recommender.train import TrainConfig, targets
     from explainrec.recpie.explainer import explanation_head
     from explainrec.recpie.recommender import TextEmbedder, fit_recommender, with_explanations
     from tests.recpie.conftest import HashingEncoder, tiny_pairs
@@ -159,7 +159,7 @@ def test_each_reward_is_its_own_rows_eq_1():
     """The reward function trl calls maps each completion to its own train row and target: for a shuffled
     batch mixing positive and negative completions, reward j = 1 / (1 + |y_row - f(x_row, e_j)|) with e_j
     completion j in place of the row's explanation of its kind, computed row by row."""
-    from explainrec.lrrecsys.train import predict
+    from explainrec.core.recommender.train import predict
     from explainrec.recpie.explainer import sentence
     from explainrec.recpie.loop import _reward_fn
     from explainrec.recpie.recommender import with_explanations
@@ -183,3 +183,26 @@ def test_each_reward_is_its_own_rows_eq_1():
     # the explanation matters: other completions give other rewards for the same rows
     other = fn(prompts=[""] * len(rows), completions=completions[::-1], row=rows, positive=positive)
     assert not np.allclose(other, got)
+
+
+def test_grpo_steps_land_one_row_each_in_the_live_folder(tiny, tmp_path):
+    from explainrec.core.curves import curves
+    from explainrec.recpie.rl import log_rl_steps
+    from tests.core.test_curves import tsv
+
+    explainer = build_explainer(tiny, 2, 4, RecPIEExplainerConfig(lora_r=4), 0)
+    out = grpo_update(explainer, {"prompt": [_prompt(explainer, 0), _prompt(explainer, 1)]}, _word_reward("funny"),
+                      RLConfig(steps=2, num_generations=2, prompts_per_step=1, max_completion_length=4,
+                               num_iterations=1), seed=0)
+    with curves(tmp_path / "c") as live:
+        assert log_rl_steps(live, out["rl_log"], 5) == 7
+    assert out["rl_steps"] == 2 and len(out["rl_log"]) == 2
+    loss = tsv(tmp_path / "c", "rl/loss")
+    assert loss["step"].tolist() == [5, 6] and loss["loss"].tolist() == [e["loss"] for e in out["rl_log"]]
+    reward_curve = tsv(tmp_path / "c", "rl/reward")
+    assert reward_curve["reward"].tolist() == [e["reward"] for e in out["rl_log"] if "reward" in e]
+    # write_outputs logs every round's log the same way, steps numbered on across rounds
+    with curves(tmp_path / "rounds") as live:
+        step = log_rl_steps(live, out["rl_log"], 1, {"rl/round": 0})
+        assert log_rl_steps(live, out["rl_log"], step, {"rl/round": 1}) == 5
+    assert tsv(tmp_path / "rounds", "rl/round")["round"].tolist() == [0, 0, 1, 1]

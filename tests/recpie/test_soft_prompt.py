@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explainrec.errors import ParamError
-from explainrec.lrrecsys.prompts import DOMAINS
-from explainrec.recpie.config import ExplainerConfig
+from explainrec.core.domain_prompts import DOMAINS
+from explainrec.core.errors import ParamError
+from explainrec.recpie.config import RecPIEExplainerConfig
 from explainrec.recpie.explainer import build_explainer, explanation_request, render
 from explainrec.recpie.soft_prompt import user_token
 
 
 def _logits(explainer, user: int) -> torch.Tensor:
     request = explanation_request(["fun drama"], "dark comedy", user, True, DOMAINS["movie"], "zero_shot",
-                                  "contrastive", ExplainerConfig())
+                                  "contrastive", RecPIEExplainerConfig())
     ids = torch.tensor([explainer.tokenizer(render(explainer, request))["input_ids"]])
     assert int((ids == explainer.user_ids[user]).sum()) == 1  # the user's token, once
     with torch.no_grad():
@@ -22,7 +22,7 @@ def _logits(explainer, user: int) -> torch.Tensor:
 
 
 def _explainer(tiny, n_users=3, dim=4):
-    ex = build_explainer(tiny, n_users, dim, ExplainerConfig(lora_r=4), 0)
+    ex = build_explainer(tiny, n_users, dim, RecPIEExplainerConfig(lora_r=4), 0)
     torch.manual_seed(1)
     ex.soft_prompt.set_users(torch.randn(n_users, dim))
     return ex
@@ -38,7 +38,7 @@ def test_zero_projection_makes_users_identical_and_nonzero_tells_them_apart(tiny
     assert (a - b).abs().max() > 1e-4
     # causal attention: the positions before the user token are untouched
     first = int(torch.tensor(ex.tokenizer(render(ex, explanation_request(
-        ["x"], "y", 0, True, DOMAINS["movie"], "zero_shot", "contrastive", ExplainerConfig())))["input_ids"]).tolist()
+        ["x"], "y", 0, True, DOMAINS["movie"], "zero_shot", "contrastive", RecPIEExplainerConfig())))["input_ids"]).tolist()
                 .index(ex.user_ids[0]))
     torch.testing.assert_close(a[:first], b[:first])
     with ex.soft_prompt.zeroed():
@@ -71,7 +71,7 @@ def test_wrong_user_table_shape_is_a_one_line_error(tiny):
 
 
 def _requests(users, max_new_tokens=8):
-    config = ExplainerConfig(max_new_tokens=max_new_tokens)
+    config = RecPIEExplainerConfig(max_new_tokens=max_new_tokens)
     return [explanation_request(["fun drama"], "dark comedy", u, True, DOMAINS["movie"], "zero_shot", "contrastive",
                                 config) for u in users]
 
@@ -82,7 +82,7 @@ def test_explain_outputs_follow_the_soft_prompt(tmp_path):
     from explainrec.recpie.explainer import explain
     from tests.recpie.conftest import tiny_backend
 
-    ex = build_explainer(tiny_backend(tmp_path / "sharp", sharp=True), 3, 4, ExplainerConfig(lora_r=4), 0)
+    ex = build_explainer(tiny_backend(tmp_path / "sharp", sharp=True), 3, 4, RecPIEExplainerConfig(lora_r=4), 0)
     torch.manual_seed(1)
     ex.soft_prompt.set_users(torch.randn(3, 4))
     requests = {True: _requests((0, 1, 2)), False: _requests((0, 1, 2))}
@@ -100,7 +100,7 @@ def test_the_soft_prompt_follows_the_model_dtype(tiny, dtype):
     """``proj`` and E_c take the model's device and dtype (float32 for a 16-bit model, as peft keeps
     LoRA weights); the hooked embeddings keep the model's dtype and hold proj(E_c[k]) computed in it."""
     tiny.model.to(dtype)
-    ex = build_explainer(tiny, 3, 4, ExplainerConfig(lora_r=4), 0)
+    ex = build_explainer(tiny, 3, 4, RecPIEExplainerConfig(lora_r=4), 0)
     weights = ex.model.get_input_embeddings().weight
     want = torch.float32 if dtype == torch.bfloat16 else dtype
     sp = ex.soft_prompt
@@ -129,7 +129,7 @@ def test_soft_prompt_explain_kl_and_a_grpo_step_on_cuda(tmp_path):
     from tests.recpie.conftest import tiny_backend
 
     backend = tiny_backend(tmp_path / "cuda", sharp=True, device="cuda")
-    ex = build_explainer(backend, 3, 4, ExplainerConfig(lora_r=4), 0)
+    ex = build_explainer(backend, 3, 4, RecPIEExplainerConfig(lora_r=4), 0)
     assert ex.soft_prompt.proj.weight.device.type == "cuda" and ex.soft_prompt.users.device.type == "cuda"
     ex.soft_prompt.set_users(torch.randn(3, 4))  # a CPU table: copied onto the GPU
     with torch.no_grad():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,7 @@ SCRIPT = "<script>alert('x')</script> fits the rainy-day reader"
 EXPLAINERS = {"full": "data/generate/explanations.parquet", "xrec": "data/xrec/generate/full/explanations.parquet"}
 
 PLOTS = [
-    {"data/sft/loss.csv": {"x": "step", "y": ["train_loss", "eval_loss"]}},
+    {"data/recpie/rounds.csv": {"x": "round", "y": ["rmse", "reward"]}},
     {"ablation_gptscore": {"template": "bar_horizontal", "x": "gptscore", "y": {"metrics/plots/eval.csv": "method"}}},
 ]
 
@@ -53,9 +54,29 @@ def write_inputs(root: Path, users: int = 6, items: int = 4) -> None:
     (root / "data/ground_truth/judge").mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"source": ["cpeg", "review"], "win_rate": [0.6, 0.4]}).to_csv(
         root / "data/ground_truth/judge/win_rates.csv", index=False)
-    (root / "data/sft").mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"step": [1, 2, 3], "train_loss": [1.8, 1.5, 1.4], "eval_loss": [None, 1.2, 1.14]}).to_csv(
-        root / "data/sft/loss.csv", index=False)
+    write_summary_inputs(root)
     (root / "params.yaml").write_text(yaml.safe_dump(
-        {"report": {"title": "tiny report", "sample_pairs": 0, "profile_chars": 60}, "explainers": EXPLAINERS}))
+        {"report": {"title": "tiny report", "sample_pairs": 0, "profile_chars": 60}, "explainers": EXPLAINERS,
+         "compare": {"baseline": "full", "resamples": 200, "confidence": 0.95}, "seed": 3}))
     (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {}, "plots": PLOTS}, sort_keys=False))
+
+
+def write_summary_inputs(root: Path) -> None:
+    """The metrics and the RecPIE predictions the summary reads: PGHIS's interval excludes 0, LR-Recsys's
+    straddles it, XRec has none; RecPIE's last round predicts every test pair better than round 0."""
+    def vs(diff: float, lo: float, hi: float) -> dict:
+        return {"bs_f1": {"diff": diff, "ci_low": lo, "ci_high": hi, "excludes_0": lo > 0 or hi < 0}}
+
+    metrics = root / "metrics"
+    metrics.mkdir(parents=True, exist_ok=True)
+    (metrics / "eval_summary.json").write_text(json.dumps({
+        "full": {"bs_f1": 0.44, "pairs": 12}, "wo_pghis": {"bs_f1": 0.40, "vs_full": vs(-0.04, -0.07, -0.01)},
+        "xrec": {"bs_f1": 0.43, "pairs": 12, "vs_full": vs(-0.01, -0.05, 0.03)},
+        "xrec_wo_injection": {"bs_f1": 0.30, "vs_full": vs(-0.14, -0.2, -0.08)}}))
+    (metrics / "lrrecsys_summary.json").write_text(json.dumps({"paired_tests": {"black_box": {"rmse": {
+        "mean_diff": -0.001, "std_diff": 0.02, "n": 3, "t": -0.0866, "p_value": 0.94}}}}))
+    (metrics / "recpie.json").write_text(json.dumps({"round_0": {"rmse": 0.30}, "last": {"rmse": 0.25}}))
+    ratings = [1.0, 2.0, 3.0, 4.0, 5.0, 4.0]
+    _parquet(root, "data/recpie/predictions.parquet",
+             [{"pair_id": f"test:{k}", "rating": r, "prediction_round_0": r + (1.5 if k % 2 else -1.5),
+               "prediction_last": r + (0.5 if k % 2 else -0.4)} for k, r in enumerate(ratings)])

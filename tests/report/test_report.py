@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from explainrec.errors import InputError, ParamError
-from explainrec.profiles.store import load_profiles
+from explainrec.core.errors import InputError, ParamError
+from explainrec.core.profile_store import load_profiles
 from explainrec.report.config import ReportConfig
 from explainrec.report.inputs import PAIR_COLUMNS, PlotSpec, pair_sample, plot_specs, read_plot, read_text_table
 from explainrec.report.page import TableSource, markdown_html, render_page, report_metrics
-from tests.report.fixtures import EXPLAINERS, PLOTS, SCRIPT, write_inputs
+from tests.report.fixtures import EXPLAINERS, PLOTS, write_inputs
 
 
 @pytest.fixture
@@ -73,8 +73,15 @@ def test_missing_explanation_column_names_file_and_field(run: Path) -> None:
 
 def test_plot_specs_read_both_forms() -> None:
     specs = plot_specs(PLOTS)
-    assert specs == [PlotSpec("data/sft/loss.csv", Path("data/sft/loss.csv"), "line", "step", ("train_loss", "eval_loss")),
+    assert specs == [PlotSpec("data/recpie/rounds.csv", Path("data/recpie/rounds.csv"), "line", "round", ("rmse", "reward")),
                      PlotSpec("ablation_gptscore", Path("metrics/plots/eval.csv"), "bar", "gptscore", ("gptscore",), "method")]
+
+
+def test_a_dvclive_tsv_curve_is_read_tab_separated(tmp_path: Path) -> None:
+    path = tmp_path / "loss.tsv"
+    path.write_text("step\tloss\n1\t1.8\n2\t1.5\n")
+    table = read_plot(PlotSpec("sft_loss", path, "line", "step", ("loss",)))
+    assert list(table["step"]) == [1, 2] and list(table["loss"]) == [1.8, 1.5]
 
 
 @pytest.mark.parametrize("plots, field", [({"a": {}}, "plots"), ([{"a": {"y": "v"}}], "plots.a.x"),
@@ -110,7 +117,7 @@ def test_page_escapes_text_and_inlines_plots(run: Path) -> None:
     html = page(run)
     assert "<script>alert" not in html and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; fits" in html
     assert "<title>tiny &lt;report&gt;</title>" in html
-    assert html.count("<svg") == 2 and "train_loss" in html and "gptscore" in html
+    assert html.count("<svg") == 2 and "reward" in html and "gptscore" in html
     fetched = re.findall(r'(?:src|href)="(?!#)[^"]*"|<link\b|@import|url\((?!#)', html)
     assert not fetched  # the page loads nothing: no script, style, image or font from anywhere
     assert html.count('<tr class="pair"') == 12 and "Book 3" in html and "lr pro 0" in html
@@ -125,4 +132,5 @@ def test_report_metrics_count_what_the_page_holds(run: Path) -> None:
     html = page(run)
     m = report_metrics(html, [TableSource("Quality", Path("metrics/eval_table.md"))], plot_specs(PLOTS), s)
     assert m == {"tables": 1, "plots": 2, "pairs": 12, "methods": ["full", "xrec", "LR-Recsys"],
-                 "explained_pairs": {"full": 12, "xrec": 12, "LR-Recsys": 6}, "bytes": len(html.encode())}
+                 "explained_pairs": {"full": 12, "xrec": 12, "LR-Recsys": 6}, "summary": {},
+                 "bytes": len(html.encode())}

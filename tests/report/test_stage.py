@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,7 +31,7 @@ def workdir(tmp_path: Path) -> Path:
 def built(workdir: Path) -> Path:
     proc = stage(workdir, "report")
     assert proc.returncode == 0, proc.stderr
-    assert "report: data/report/index.html: 6 tables, 2 plots, 12 test pairs, 4 methods" in proc.stdout
+    assert "report: data/report/index.html: 6 tables, 2 plots, 12 test pairs, 4 methods, 4 summary rows" in proc.stdout
     return workdir
 
 
@@ -40,6 +42,8 @@ def test_stage_writes_page_and_metrics(built: Path) -> None:
     assert m["explained_pairs"] == {"full": 12, "xrec": 12, "LR-Recsys": 6, "RecPIE": 6}
     html = (built / "data/report/index.html").read_text()
     assert m["bytes"] == len(html.encode()) and "RecPIE (paper 002), per round" in html and "rl con 4" in html
+    assert {k: r["excludes_0"] for k, r in m["summary"].items()} == {
+        "pghis_cpeg_sft": True, "lrrecsys": False, "xrec": None, "recpie": True}
 
 
 def test_stage_rerun_gives_the_same_page(built: Path) -> None:
@@ -81,16 +85,41 @@ def browse(page: Path, profile: Path, *args: str, fragment: str = "") -> subproc
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
+def test_missing_predictions_is_one_line_and_leaves_nothing(workdir: Path) -> None:
+    (workdir / "data/recpie/predictions.parquet").unlink()
+    assert_one_line_error(stage(workdir, "report"), "data/recpie/predictions.parquet", "recpie stage")
+    assert no_outputs(workdir, "data/report", "metrics/report.json")
+
+
+#: the browser's window: the screenshot is this viewport, the summary must be inside it
+VIEWPORT = (1400, 900)
+#: appended to a copy of the page: the summary table's box and the DOM order, written where --dump-dom shows them
+PROBE = """<script>
+var s = document.getElementById("summary-table"), t = document.querySelector(".table-section");
+var h = Array.prototype.filter.call(document.querySelectorAll("h2"), function (e) { return e.textContent === "Summary"; })[0];
+document.body.setAttribute("data-probe", JSON.stringify({top: s.getBoundingClientRect().top, viewport: window.innerHeight,
+  before: !!(h && t && (h.compareDocumentPosition(t) & Node.DOCUMENT_POSITION_FOLLOWING)
+             && (s.compareDocumentPosition(t) & Node.DOCUMENT_POSITION_FOLLOWING))}));
+</script>"""
+
+
 @pytest.mark.slow
 def test_page_in_a_real_browser(built: Path, tmp_path: Path) -> None:
     page = built / "data/report/index.html"
-    dom = browse(page, tmp_path / "profile", "--dump-dom")
+    size = f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}"
+    probed = tmp_path / "probed.html"
+    probed.write_text(page.read_text().replace("</body>", PROBE + "\n</body>"))
+    dom = browse(probed, tmp_path / "profile", "--dump-dom", size)
     assert dom.returncode == 0, dom.stderr
+    probe = json.loads(html.unescape(re.search(r'data-probe="([^"]*)"', dom.stdout).group(1)))
+    # the summary opens the page: inside the first viewport, and before the first detailed table in the DOM
+    assert probe["before"] and 0 <= probe["top"] < probe["viewport"], probe
+    assert all(f'<td class="excludes-0">{v}</td>' in dom.stdout for v in ("yes", "no", "n/a"))
     assert '<th style="text-align:right">GPTScore</th>' in dom.stdout and "xrec says U5 will enjoy I2" in dom.stdout
     assert '<span id="pager-status">rows 1-12 of 12, page 1 of 1</span>' in dom.stdout  # the script ran
     filtered = browse(page, tmp_path / "profile", "--dump-dom", fragment="#filter=U5")
     assert '<span id="pager-status">rows 1-2 of 2 (filtered from 12), page 1 of 1</span>' in filtered.stdout
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report.png"
-    proc = browse(page, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1400,2000")
+    proc = browse(page, tmp_path / "profile", f"--screenshot={shot}", size)  # the viewport: the top of the page
     assert proc.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", proc.stderr

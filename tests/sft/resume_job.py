@@ -27,7 +27,7 @@ STEPS = 12
 
 
 def job_pairs() -> tuple[pd.DataFrame, pd.DataFrame]:
-    from explainrec.sft.data import build_pairs, split_targets
+    from explainrec.core.explanation_pairs import build_pairs, split_targets
     from tests.sft import ITEMS, USERS, pair_rows
 
     by_split = split_targets(pd.DataFrame(pair_rows("train", 8) + pair_rows("test", 4, start=8)))
@@ -35,10 +35,10 @@ def job_pairs() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def job_params(**overrides: Any) -> Any:
-    from explainrec.config import from_section
-    from explainrec.sft.params import SFTParams
+    from explainrec.core.config import from_section
+    from explainrec.sft.params import SFTTrainConfig
 
-    return from_section(SFTParams, {**JOB_PARAMS, **overrides}, "sft")
+    return from_section(SFTTrainConfig, {**JOB_PARAMS, **overrides}, "sft")
 
 
 def add_trainer_callback(callback: Any, patch: Callable[[Any, str, Any], None] = setattr) -> None:
@@ -63,10 +63,12 @@ def slowed(sleep_s: float) -> None:
 
 
 def run_job(model_dir: str | Path, out: str | Path, seed: int = 0, **overrides: Any) -> dict[str, Any]:
+    from explainrec.core.curves import curves
     from explainrec.sft.train import train_sft
 
     train, test = job_pairs()
-    return train_sft(train, test, model_dir, out, job_params(**overrides), seed=seed, progress=False)
+    with curves(Path(f"{out}.curves")) as live:  # DVCLive's folder beside the output, as the stage's is
+        return train_sft(train, test, model_dir, out, job_params(**overrides), seed=seed, progress=False, live=live)
 
 
 def main() -> None:

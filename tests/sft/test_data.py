@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from explainrec.errors import InputError, ParamError
+from explainrec.core.errors import InputError, ParamError
+from explainrec.core.explanation_pairs import PAIR_COLUMNS, load_sft_data
+from explainrec.core.explanation_prompt import RESPONSE_PREFIX, build_prompt
 from explainrec.data.references import reference_table
-from explainrec.sft.data import PAIR_COLUMNS, load_sft_data
-from explainrec.sft.prompt import RESPONSE_PREFIX, build_prompt
 from tests.sft import ITEMS, USERS, pair_rows, write_cpeg, write_items, write_profiles, write_splits
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from explainrec.errors import InputError, ParamError
-from explainrec.config import from_section
+from explainrec.core.config import from_section
+from explainrec.core.errors import InputError, ParamError
+from explainrec.core.explanation_prompt import build_prompt, chat_request, has_two_openings
 from explainrec.sft.generate import explain_pairs, open_model_llm, run_generate
-from explainrec.sft.params import GenerateParams
-from explainrec.sft.prompt import build_prompt, chat_request, has_two_openings
+from explainrec.sft.params import SFTGenerateConfig
 from tests.sft import pair_rows, write_cpeg, write_items, write_profiles, write_splits
 
 
@@ -23,7 +23,7 @@ def folders(tmp_path: Path) -> dict[str, Path]:
             "splits": write_splits(tmp_path / "splits", train, test)}
 
 
-PARAMS = GenerateParams(max_new_tokens=6, batch_size=4, threads=1)
+PARAMS = SFTGenerateConfig(max_new_tokens=6, batch_size=4, threads=1)
 
 
 def test_one_row_per_test_pair_and_cached_rerun(tiny_model_dir, folders, tmp_path):
@@ -65,9 +65,9 @@ def test_no_test_pairs_and_bad_params(tiny_model_dir, folders, tmp_path):
         run_generate(tiny_model_dir, folders["profiles"], folders["cpeg"],
                      tmp_path / "o", PARAMS, "cpeg", cache_path=tmp_path / "c.sqlite", progress=False)
     with pytest.raises(ParamError, match="generate.max_new_token"):
-        from_section(GenerateParams, {"max_new_token": 5}, "generate")
+        from_section(SFTGenerateConfig, {"max_new_token": 5}, "generate")
     with pytest.raises(ParamError, match="generate.batch_size"):
-        from_section(GenerateParams, {"batch_size": 0}, "generate")
+        from_section(SFTGenerateConfig, {"batch_size": 0}, "generate")
     with pytest.raises(InputError, match="config.json"):
         open_model_llm(tmp_path, PARAMS)
 
@@ -78,13 +78,13 @@ def test_the_fine_tuned_model_generates_in_float32_by_default(tiny_model_dir, mo
     import explainrec.llm.local as local
 
     monkeypatch.setattr(local, "cpu_has_amx_bf16", lambda: True)
-    assert GenerateParams().dtype == "float32"
+    assert SFTGenerateConfig().dtype == "float32"
     llm = open_model_llm(tiny_model_dir, PARAMS, None, progress=False, use_cache=False)
     assert llm.stats.machine["dtype"] == "float32" and llm.stats.machine["device"] == "cpu"
-    auto = open_model_llm(tiny_model_dir, GenerateParams(max_new_tokens=6, batch_size=4, threads=1, dtype="auto",
+    auto = open_model_llm(tiny_model_dir, SFTGenerateConfig(max_new_tokens=6, batch_size=4, threads=1, dtype="auto",
                                                          device="cpu"), None, progress=False, use_cache=False)
     assert auto.stats.machine["dtype"] == "bfloat16"
     with pytest.raises(ParamError, match="generate.device': expected auto, cpu, mps, cuda or cuda:N, got 'gpu'"):
-        from_section(GenerateParams, {"device": "gpu"}, "generate")
+        from_section(SFTGenerateConfig, {"device": "gpu"}, "generate")
     with pytest.raises(ParamError, match="generate.dtype"):
-        from_section(GenerateParams, {"dtype": "float64"}, "generate")
+        from_section(SFTGenerateConfig, {"dtype": "float64"}, "generate")

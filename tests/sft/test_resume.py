@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from explainrec.checkpoints import checkpoint_root, last_trainer_checkpoint
-from explainrec.errors import ParamError
+from explainrec.core.checkpoints import checkpoint_root, last_trainer_checkpoint
+from explainrec.core.errors import ParamError
 from explainrec.sft import train as sft_train
 from tests.killing import REPO, Interrupted, run_and_kill, stop_callback, trainer_step
 
@@ -40,7 +40,11 @@ def assert_same_run(a: Path, b: Path) -> None:
     wa, wb = weights(a), weights(b)
     assert wa.keys() == wb.keys()
     assert all(torch.equal(wa[k], wb[k]) for k in wa), [k for k in wa if not torch.equal(wa[k], wb[k])]
-    assert (a / "loss.csv").read_text() == (b / "loss.csv").read_text()
+    from tests.core.test_curves import tsv
+
+    for name in ("loss", "eval/loss"):  # the curves of a resumed run are an uninterrupted run's
+        ca, cb = (tsv(Path(f"{d}.curves"), name) for d in (a, b))
+        assert ca.equals(cb) and len(ca), name
 
 
 def folder_of(tiny_model_dir: Path, seed: int = 0, **overrides) -> Path:
@@ -181,7 +185,7 @@ def test_an_ablation_keeps_its_checkpoint_until_its_explanations_are_written(tin
                                                                              cache):
     from explainrec.experiments import ablation
     from explainrec.sft import generate
-    from explainrec.sft.params import GenerateParams
+    from explainrec.sft.params import SFTGenerateConfig
     from tests.sft import pair_rows, write_cpeg, write_profiles
 
     profiles = write_profiles(tmp_path / "profiles")
@@ -199,8 +203,14 @@ def test_an_ablation_keeps_its_checkpoint_until_its_explanations_are_written(tin
         return {"pairs": 2}
 
     monkeypatch.setattr(generate, "run_generate", generate_then_fail)
-    run = lambda out: ablation.run_ablation(variant, profiles, targets, tiny_model_dir, out, params,  # noqa: E731
-                                            GenerateParams(), seed=0, progress=False)
+    from explainrec.core.curves import curves
+    from tests.core.test_curves import tsv
+
+    def run(out: Path) -> dict:
+        with curves(Path(f"{out}.curves")) as live:
+            return ablation.run_ablation(variant, profiles, targets, tiny_model_dir, out, params,
+                                         SFTGenerateConfig(), seed=0, progress=False, live=live)
+
     with pytest.raises(Interrupted):
         run(tmp_path / "a")
     names = [p.name for p in (cache / "checkpoints").iterdir()]
@@ -208,5 +218,9 @@ def test_an_ablation_keeps_its_checkpoint_until_its_explanations_are_written(tin
     m = run(tmp_path / "b")
     assert m["training"]["resumed_from_step"] == 2 and m["training"]["steps"] == 2  # nothing trained again
     assert "_checkpoint" not in m["training"] and json.dumps(m)
-    assert_same_run(tmp_path / "a", tmp_path / "b")
+    wa, wb = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not Path(f"{tmp_path / 'a'}.curves").exists()  # the interrupted run left no curves folder
+    # the rerun trained nothing: the log of the finished checkpoint is its curve
+    assert tsv(Path(f"{tmp_path / 'b'}.curves"), "loss")["step"].tolist() == [1, 2]
     assert not (cache / "checkpoints" / names[0]).exists()

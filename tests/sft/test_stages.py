@@ -18,7 +18,7 @@ from tests.sft import pair_rows, write_cpeg, write_items, write_profiles, write_
 from tests.tiny import build_tiny_model
 
 SFT = ["--profiles", "data/profiles", "--targets", "data/cpeg", "--filtered", "data/filtered", "--base", "base/model",
-       "--out", "data/sft", "--metrics", "metrics/sft.json"]
+       "--out", "data/sft", "--metrics", "metrics/sft.json", "--curves", "metrics/curves/sft"]
 GENERATE = ["--model", "data/sft/model", "--profiles", "data/profiles", "--targets", "data/cpeg",
             "--filtered", "data/filtered", "--out", "data/generate", "--metrics", "metrics/generate.json"]
 
@@ -86,8 +86,10 @@ def test_sft_then_generate_end_to_end(workdir):
     assert m["examples"] == 6 and m["train_pairs_available"] == 8 and m["eval_examples"] == 3
     assert m["eval_loss"] < m["eval_loss_before"]
     assert m["data"]["item_names"] is True and m["data"]["target_form"] == "as_written"  # titles in the prompts
-    loss = pd.read_csv(workdir / "data" / "sft" / "loss.csv")
-    assert list(loss.columns) == ["step", "epoch", "train_loss", "eval_loss"] and loss.train_loss.notna().sum() >= 2
+    assert not (workdir / "data" / "sft" / "loss.csv").exists()
+    loss = pd.read_csv(workdir / "metrics" / "curves" / "sft" / "plots" / "metrics" / "loss.tsv", sep="\t")
+    assert list(loss.columns) == ["step", "loss"] and len(loss) >= 2  # the curve the report draws
+    assert (workdir / "metrics" / "curves" / "sft" / "plots" / "metrics" / "eval" / "loss.tsv").exists()
 
     proc = run(workdir, "generate", GENERATE)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from explainrec.errors import LLMUnavailable, ParamError
+from explainrec.core.config import from_section
+from explainrec.core.errors import LLMUnavailable, ParamError
+from explainrec.core.explanation_pairs import build_pairs, split_targets
+from explainrec.core.explanation_prompt import chat_request
 from explainrec.llm import LLMSpec
 from explainrec.llm.local import TransformersBackend
-from explainrec.sft.prompt import chat_request
-from explainrec.config import from_section
-from explainrec.sft.data import build_pairs, split_targets
-from explainrec.sft.params import SFTParams
+from explainrec.sft.params import SFTTrainConfig
 from explainrec.sft.train import make_trainer, sample_pairs, train_sft
 from tests.sft import ITEMS, USERS, pair_rows
 
@@ -29,9 +28,12 @@ def pairs() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def lora_run(tiny_model_dir, pairs, tmp_path_factory) -> tuple[Path, dict]:
+    from explainrec.core.curves import curves
+
     out = tmp_path_factory.mktemp("sft-lora")
-    params = from_section(SFTParams, {**FAST, "method": "lora", "lora_r": 8, "learning_rate": 3e-2}, "sft")
-    return out, train_sft(pairs[0], pairs[1], tiny_model_dir, out, params, seed=0, progress=False)
+    params = from_section(SFTTrainConfig, {**FAST, "method": "lora", "lora_r": 8, "learning_rate": 3e-2}, "sft")
+    with curves(out / "curves") as live:
+        return out, train_sft(pairs[0], pairs[1], tiny_model_dir, out, params, seed=0, progress=False, live=live)
 
 
 def test_lora_loss_goes_down(lora_run):
@@ -40,12 +42,16 @@ def test_lora_loss_goes_down(lora_run):
     assert m["train_loss"] < m["train_loss_first"]
     assert m["eval_loss"] < m["eval_loss_before"]
     assert 0 < m["trainable_params"] < m["total_params"] / 5
-    with open(out / "loss.csv") as f:
-        rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["step", "epoch", "train_loss", "eval_loss"]
-    assert rows[0]["step"] == "0" and rows[0]["eval_loss"] and not rows[0]["train_loss"]  # eval on start
-    assert sum(1 for r in rows if r["eval_loss"]) == 1 + 6  # before training and after each epoch
-    assert any(r["train_loss"] for r in rows)
+    assert not (out / "loss.csv").exists()  # the curves are DVCLive's, outside the output folder
+    from tests.core.test_curves import tsv
+
+    train_curve, eval_curve = tsv(out / "curves", "loss"), tsv(out / "curves", "eval/loss")
+    assert eval_curve["step"].tolist() == [0, 2, 4, 6, 8, 10, 12]  # before training (eval on start) and per epoch
+    assert eval_curve["loss"].iloc[0] == pytest.approx(m["eval_loss_before"])
+    assert eval_curve["loss"].iloc[-1] == pytest.approx(m["eval_loss"])
+    assert train_curve["step"].tolist() == [1, *range(2, m["steps"] + 1, 2)]  # the first step, then every 2nd
+    assert train_curve["loss"].iloc[0] == pytest.approx(m["train_loss_first"])
+    assert train_curve["loss"].iloc[-1] == pytest.approx(m["train_loss"])
 
 
 def test_output_reloads_as_a_plain_model_and_generates(lora_run):
@@ -64,7 +70,7 @@ def test_output_reloads_as_a_plain_model_and_generates(lora_run):
 
 
 def test_full_fine_tuning_runs_and_learns(tiny_model_dir, pairs, tmp_path):
-    params = from_section(SFTParams, {**FAST, "method": "full", "learning_rate": 1e-2, "eval_on_start": False, "epochs": 4}, "sft")
+    params = from_section(SFTTrainConfig, {**FAST, "method": "full", "learning_rate": 1e-2, "eval_on_start": False, "epochs": 4}, "sft")
     m = train_sft(pairs[0], None, tiny_model_dir, tmp_path, params, seed=0, progress=False)
     assert m["method"] == "full" and m["trainable_params"] == m["total_params"]
     assert m["train_loss"] < m["train_loss_first"] and m["eval_loss"] is None
@@ -72,7 +78,7 @@ def test_full_fine_tuning_runs_and_learns(tiny_model_dir, pairs, tmp_path):
 
 
 def test_loss_on_the_completion_only(tiny_model_dir, pairs, tmp_path):
-    trainer = make_trainer(pairs[0], None, tiny_model_dir, from_section(SFTParams, FAST, "sft"), seed=0, work_dir=tmp_path)
+    trainer = make_trainer(pairs[0], None, tiny_model_dir, from_section(SFTTrainConfig, FAST, "sft"), seed=0, work_dir=tmp_path)
     batch = next(iter(trainer.get_train_dataloader()))
     tok = trainer.processing_class
     # the prompt ids the generate stage feeds the model (LLM layer, same chat template): training must match them
@@ -89,35 +95,39 @@ def test_loss_on_the_completion_only(tiny_model_dir, pairs, tmp_path):
 
 
 def test_same_seed_same_result_and_fractional_epochs(tiny_model_dir, pairs, tmp_path):
-    params = from_section(SFTParams, {**FAST, "epochs": 1.5, "eval_on_start": False, "learning_rate": 1e-2}, "sft")
-    a = train_sft(pairs[0], pairs[1], tiny_model_dir, tmp_path / "a", params, seed=3, progress=False)
+    params = from_section(SFTTrainConfig, {**FAST, "epochs": 1.5, "eval_on_start": False, "learning_rate": 1e-2}, "sft")
+    from explainrec.core.curves import curves
+    from tests.core.test_curves import tsv
+
+    with curves(tmp_path / "curves") as live:
+        a = train_sft(pairs[0], pairs[1], tiny_model_dir, tmp_path / "a", params, seed=3, progress=False, live=live)
     b = train_sft(pairs[0], pairs[1], tiny_model_dir, tmp_path / "b", params, seed=3, progress=False)
     assert a["train_loss"] == b["train_loss"] and a["eval_loss"] == b["eval_loss"]
     assert a["steps"] == 3 and a["eval_loss_before"] is None
-    with open(tmp_path / "a" / "loss.csv") as f:  # after epoch 1 (step 2) and at the end of the half epoch (step 3)
-        assert [r["step"] for r in csv.DictReader(f) if r["eval_loss"]] == ["2", "3"]
+    # after epoch 1 (step 2) and at the end of the half epoch (step 3)
+    assert tsv(tmp_path / "curves", "eval/loss")["step"].tolist() == [2, 3]
 
 
 def test_params_validation(tiny_model_dir, pairs, tmp_path):
     with pytest.raises(ParamError, match="sft.method"):
-        from_section(SFTParams, {"method": "qlora"}, "sft")
+        from_section(SFTTrainConfig, {"method": "qlora"}, "sft")
     with pytest.raises(ParamError, match="sft.epoch"):
-        from_section(SFTParams, {"epoch": 1}, "sft")
+        from_section(SFTTrainConfig, {"epoch": 1}, "sft")
     with pytest.raises(ParamError, match="sft.learning_rate"):
-        from_section(SFTParams, {"learning_rate": 5}, "sft")
-    assert from_section(SFTParams, {"method": "full"}, "sft").lr == 1e-5 and from_section(SFTParams, {}, "sft").lr == 1e-3
-    assert from_section(SFTParams, {"target_modules": "q_proj, v_proj"}, "sft").target_modules == ("q_proj", "v_proj")
+        from_section(SFTTrainConfig, {"learning_rate": 5}, "sft")
+    assert from_section(SFTTrainConfig, {"method": "full"}, "sft").lr == 1e-5 and from_section(SFTTrainConfig, {}, "sft").lr == 1e-3
+    assert from_section(SFTTrainConfig, {"target_modules": "q_proj, v_proj"}, "sft").target_modules == ("q_proj", "v_proj")
     with pytest.raises(ParamError, match=r"sft.target_form': expected one of as_written, fig4, got 'fig5'"):
-        from_section(SFTParams, {"target_form": "fig5"}, "sft")
+        from_section(SFTTrainConfig, {"target_form": "fig5"}, "sft")
     with pytest.raises(ParamError, match="sft.item_title"):
-        from_section(SFTParams, {"item_title": "yes"}, "sft")
-    assert from_section(SFTParams, {}, "sft").item_names("items.parquet") == "items.parquet"  # titles by default
-    assert from_section(SFTParams, {"item_title": False}, "sft").item_names("items.parquet") is None
+        from_section(SFTTrainConfig, {"item_title": "yes"}, "sft")
+    assert from_section(SFTTrainConfig, {}, "sft").item_names("items.parquet") == "items.parquet"  # titles by default
+    assert from_section(SFTTrainConfig, {"item_title": False}, "sft").item_names("items.parquet") is None
     with pytest.raises(ParamError, match="sft.target_modules"):
-        make_trainer(pairs[0], None, tiny_model_dir, from_section(SFTParams, {**FAST, "target_modules": ["nope_proj"]}, "sft"), 0,
+        make_trainer(pairs[0], None, tiny_model_dir, from_section(SFTTrainConfig, {**FAST, "target_modules": ["nope_proj"]}, "sft"), 0,
                      tmp_path)
     with pytest.raises(LLMUnavailable, match="no config.json"):
-        make_trainer(pairs[0], None, tmp_path, from_section(SFTParams, FAST, "sft"), 0, tmp_path)
+        make_trainer(pairs[0], None, tmp_path, from_section(SFTTrainConfig, FAST, "sft"), 0, tmp_path)
 
 
 def test_sample_pairs_is_seeded(pairs):

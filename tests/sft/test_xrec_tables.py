@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from explainrec.core.explanation_pairs import build_pairs, item_names
+from explainrec.core.explanation_prompt import RESPONSE_PREFIX, has_two_openings, normalise_target
 from explainrec.data.adapters.precomputed import load
-from explainrec.sft.data import build_pairs, item_names
-from explainrec.sft.prompt import RESPONSE_PREFIX, has_two_openings, normalise_target
 
 
 def test_no_target_has_two_openings_in_either_form(xrec_table: Path):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from explainrec.errors import InputError
+from explainrec.core.errors import InputError
 from explainrec.llm.cache import ResponseCache, cache_key
 from explainrec.llm.types import ChatRequest, Completion
 from explainrec.sharing import llm_cache

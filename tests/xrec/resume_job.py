@@ -13,18 +13,18 @@ from typing import Any
 
 import numpy as np
 
-from explainrec.checkpoints import Checkpoint
+from explainrec.core.checkpoints import Checkpoint
 from explainrec.llm.spec import LLMSpec
 from explainrec.xrec.data import ExplainerConfig, xrec_request
 from explainrec.xrec.frozen import FrozenLM, load_frozen
 from explainrec.xrec.moe import Adapters, MoEConfig
-from explainrec.xrec.train import Example, TrainConfig, examples, train_adapters
+from explainrec.xrec.train import Example, AdapterTrainConfig, examples, train_adapters
 from tests.killing import SlowCheckpoint, job_args
 
 EXPLAINER = ExplainerConfig(profiles=False)
 #: the default dropout and noisy gates, so that torch's generator matters; 4 steps a epoch, 16 in all
 MOE = MoEConfig()
-CONFIG = TrainConfig(learning_rate=0.01, batch_size=2, epochs=4)
+CONFIG = AdapterTrainConfig(learning_rate=0.01, batch_size=2, epochs=4)
 SEED = 3
 
 
@@ -54,7 +54,7 @@ def job_adapters(lm: FrozenLM, seed: int = SEED) -> Adapters:
 
 
 def job_checkpoint(lm: FrozenLM, data: dict[str, list[Example]], root: str | Path | None = None,
-                   seed: int = SEED, config: TrainConfig = CONFIG) -> Checkpoint:
+                   seed: int = SEED, config: AdapterTrainConfig = CONFIG) -> Checkpoint:
     from explainrec.xrec.experiment import moe_checkpoint
 
     plain = moe_checkpoint("xrec_moe/job", lm, job_adapters(lm, seed), data, EXPLAINER, MOE, config, seed)
@@ -62,7 +62,7 @@ def job_checkpoint(lm: FrozenLM, data: dict[str, list[Example]], root: str | Pat
 
 
 def run_job(lm: FrozenLM, data: dict[str, list[Example]], checkpoint: Checkpoint | None, seed: int = SEED,
-            config: TrainConfig = CONFIG, **kw: Any) -> tuple[Adapters, dict[str, Any]]:
+            config: AdapterTrainConfig = CONFIG, **kw: Any) -> tuple[Adapters, dict[str, Any]]:
     adapters = job_adapters(lm, seed)
     result = train_adapters(lm, adapters, data["train"], data["test"], config, EXPLAINER.inject_all_layers, seed,
                             progress=False, checkpoint=checkpoint, **kw)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from explainrec.errors import ParamError
+from explainrec.core.errors import ParamError
 from explainrec.xrec.data import ExplainerConfig, assign_buckets, resolve_targets, xrec_request
-from explainrec.xrec.tokenizer import SparsityConfig, zero_shot_users
+from explainrec.xrec.gnn_tables import SparsityConfig, zero_shot_users
 from explainrec.xrec.inject import EXPLAIN_TOKEN, ITEM_TOKEN, USER_TOKEN
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from explainrec.errors import InputError, ParamError
+from explainrec.core.errors import InputError, ParamError
 from explainrec.xrec.graph import (GNNConfig, LightGCN, bpr_loss, normalized_adjacency, popularity_scores,
                                    rank_metrics, train_lightgcn)
 
@@ -131,7 +131,7 @@ def test_same_seed_same_fit():
 
 def test_two_fits_are_bit_identical_at_the_default_width():
     """At the default's width (64 dims, one batch of ~1,000 edges) the lookups' backward is big enough
-    for torch to split it over threads; without deterministic kernels (explainrec.seeding.deterministic_torch)
+    for torch to split it over threads; without deterministic kernels (explainrec.core.seeding.deterministic_torch)
     two fits in one process differ in the last bits after a few epochs (measured: 3 of 3 pairs differ)."""
     torch.use_deterministic_algorithms(False)  # as a fresh process starts: the fit must switch it on itself
     train, test = planted(n_users=40)
@@ -244,3 +244,16 @@ def test_lightgcn_beats_popularity_on_communities(planted_fit):
     m = planted_fit[2].metrics
     assert m["lightgcn"]["recall@10"] > m["popularity"]["recall@10"] + 0.2
     assert m["lightgcn"]["ndcg@10"] > m["popularity"]["ndcg@10"]
+
+
+def test_lightgcn_logs_one_row_per_epoch(tmp_path):
+    from explainrec.core.curves import curves
+    from tests.core.test_curves import tsv
+
+    train, test = planted(n_comm=2, n_users=6, n_items=8)
+    with curves(tmp_path / "c") as live:
+        fit = train_lightgcn(train, test, replace(FAST, max_epochs=3, patience=5), seed=0, progress=False, live=live)
+    loss, recall = tsv(tmp_path / "c", "train/loss"), tsv(tmp_path / "c", "val/recall")
+    assert loss["step"].tolist() == [h["epoch"] for h in fit.history] == [1, 2, 3]
+    assert loss["loss"].tolist() == pytest.approx([h["loss"] for h in fit.history])
+    assert recall["recall"].tolist() == pytest.approx([h["val_recall"] for h in fit.history])

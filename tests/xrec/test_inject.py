@@ -12,12 +12,12 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from explainrec.errors import ExplainrecError
+from explainrec.core.errors import ExplainrecError
+from explainrec.llm.factory import require_local
 from explainrec.llm.spec import LLMSpec
 from explainrec.xrec.data import ExplainerConfig, xrec_request
-from explainrec.xrec.frozen import FrozenLM, load_frozen, require_local
-from explainrec.xrec.inject import (EXPLAIN_TOKEN, ITEM_TOKEN, SPECIAL_TOKENS, USER_TOKEN, Injector,
-                                    add_special_tokens, attention_projections)
+from explainrec.xrec.frozen import WHY_LOCAL, FrozenLM, load_frozen
+from explainrec.xrec.inject import EXPLAIN_TOKEN, ITEM_TOKEN, SPECIAL_TOKENS, USER_TOKEN, Injector, add_special_tokens, attention_projections
 
 HIDDEN = 32
 
@@ -196,7 +196,7 @@ def test_vectors_must_be_batch_by_hidden(lm):
 def test_an_http_llm_is_refused_in_one_line():
     spec = LLMSpec(name="llama3.1", backend="openai", model="llama3.1:8b", base_url="http://localhost:11434/v1")
     with pytest.raises(ExplainrecError) as e:
-        require_local(spec)
+        require_local(spec, WHY_LOCAL)
     assert "served over HTTP" in str(e.value) and "\n" not in str(e.value)
 
 

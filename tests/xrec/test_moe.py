@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explainrec.errors import ParamError
+from explainrec.core.errors import ParamError
 from explainrec.xrec.moe import Adapters, MoEAdapter, MoEConfig
 
 

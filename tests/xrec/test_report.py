@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from explainrec.xrec.report import summary, table_markdown
+from explainrec.xrec.report import xrec_metrics, xrec_tables_markdown
 
 
 def _variant(texts: list[str]) -> dict:
@@ -21,17 +21,17 @@ GNN = {"lightgcn": {"recall@20": 0.5, "ndcg@20": 0.3}, "popularity": {"recall@20
 
 def test_variants_with_identical_texts_are_named_under_the_table():
     texts = ["he likes heist films", "a quiet drama"]
-    s = summary(GNN, {"full": _variant(texts), "wo_profile": _variant(["a comedy", "a thriller"]),
+    s = xrec_metrics(GNN, {"full": _variant(texts), "wo_profile": _variant(["a comedy", "a thriller"]),
                       "wo_injection": _variant([" he likes  heist films", "a quiet drama"])})
     v = s["variants"]
     assert v["full"]["identical_to"] == ["XRec w/o injection"] and v["wo_injection"]["identical_to"] == ["XRec"]
     assert v["wo_profile"]["identical_to"] == [] and v["full"]["steps"] == 18
-    md = table_markdown(s)
+    md = xrec_tables_markdown(s)
     assert "**Identical texts:** XRec = XRec w/o injection (the same explanation word for word" in md
-    differ = summary(GNN, {"full": _variant(texts), "wo_injection": _variant(["he likes heist films", "a drama"])})
+    differ = xrec_metrics(GNN, {"full": _variant(texts), "wo_injection": _variant(["he likes heist films", "a drama"])})
     assert differ["variants"]["full"]["identical_to"] == []
-    assert "Identical texts: none" in table_markdown(differ)
+    assert "Identical texts: none" in xrec_tables_markdown(differ)
     no_texts = {k: v for k, v in _variant(texts).items() if k != "explanations"}
-    unchecked = summary(GNN, {"full": no_texts})
+    unchecked = xrec_metrics(GNN, {"full": no_texts})
     assert unchecked["variants"]["full"]["identical_to"] is None
-    assert "Identical texts: not checked" in table_markdown(unchecked)
+    assert "Identical texts: not checked" in xrec_tables_markdown(unchecked)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from explainrec.checkpoints import Checkpoint
+from explainrec.core.checkpoints import Checkpoint
 from explainrec.xrec.moe import Adapters
 from tests.killing import Interrupted, interrupt_after, run_and_kill, saved_number
 
@@ -123,7 +123,7 @@ def _pairs_and_graph():
     import numpy as np
 
     from explainrec.xrec.experiment import XRecPairs
-    from explainrec.xrec.tokenizer import Graph
+    from explainrec.xrec.gnn_tables import Graph
 
     rng = np.random.default_rng(0)
     users, items = [f"u{k}" for k in range(6)], [f"i{k}" for k in range(6)]
@@ -137,8 +137,10 @@ def _pairs_and_graph():
 
 
 def test_run_moe_resumes_writes_the_same_files_and_removes_its_checkpoint(tiny_model_dir, tmp_path, monkeypatch):
+    from explainrec.core.curves import curves
     from explainrec.llm.spec import LLMSpec
-    from explainrec.xrec.experiment import ADAPTERS_FILE, LOSS_FILE, SETTINGS_FILE, run_moe
+    from explainrec.xrec.experiment import ADAPTERS_FILE, SETTINGS_FILE, run_moe
+    from tests.core.test_curves import tsv
 
     monkeypatch.setenv("EXPLAINREC_CACHE", str(tmp_path / "cache"))
     spec = LLMSpec(name="tiny", backend="transformers", model=str(tiny_model_dir), device="cpu", dtype="float32",
@@ -147,8 +149,9 @@ def test_run_moe_resumes_writes_the_same_files_and_removes_its_checkpoint(tiny_m
     train = dataclasses.replace(CONFIG, epochs=2)  # 3 steps a epoch
 
     def run(out: str):
-        return run_moe(pairs, graph, spec, EXPLAINER, MOE, train, "movielens", 0, tmp_path / out, progress=False,
-                       variant="full")
+        with curves(tmp_path / f"{out}.curves") as live:
+            return run_moe(pairs, graph, spec, EXPLAINER, MOE, train, "movielens", 0, tmp_path / out, progress=False,
+                           variant="full", live=live)
 
     with interrupt_after(4), pytest.raises(Interrupted):
         run("a")
@@ -160,8 +163,16 @@ def test_run_moe_resumes_writes_the_same_files_and_removes_its_checkpoint(tiny_m
     assert not [f for f in (tmp_path / "cache").rglob("*") if f.is_file()]
     fresh = run("b")
     assert fresh["resumed_from"] == 0
-    for name in (LOSS_FILE, SETTINGS_FILE):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert (tmp_path / "a" / SETTINGS_FILE).read_bytes() == (tmp_path / "b" / SETTINGS_FILE).read_bytes()
+    for name in ("train/loss", "test/nll"):  # the resumed run's curves are the fresh run's: saved steps replayed
+        ca, cb = (tsv(tmp_path / f"{d}.curves", name) for d in "ab")
+        assert ca.equals(cb), name
+    loss = tsv(tmp_path / "b.curves", "train/loss")
+    assert loss["step"].tolist() == list(range(1, fresh["steps"] + 1))
+    assert loss["loss"].iloc[0] == fresh["train_loss_first"] and loss["loss"].iloc[-1] == fresh["train_loss_last"]
+    nll = tsv(tmp_path / "b.curves", "test/nll")
+    assert nll["step"].tolist() == [0, fresh["steps"]]
+    assert nll["nll"].tolist() == pytest.approx([fresh["test_nll_before"], fresh["test_nll_after"]], abs=1e-4)
     a, b = (torch.load(tmp_path / d / ADAPTERS_FILE, weights_only=True) for d in "ab")
     assert all(torch.equal(a[k], b[k]) for k in a)
     drop = ("resumed_from", "seconds")

@@ -43,7 +43,8 @@ def stage(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=root, env=env, capture_output=True, text=True)
 
 
-GNN = ("stages/xrec_gnn.py", "--splits", "splits", "--filtered", "filtered", "--out", "gnn", "--metrics", "m/gnn.json")
+GNN = ("stages/xrec_gnn.py", "--splits", "splits", "--filtered", "filtered", "--out", "gnn", "--metrics", "m/gnn.json",
+       "--curves", "m/curves/gnn")
 
 
 def test_gnn_stage_writes_its_tables(root: Path):
@@ -54,6 +55,9 @@ def test_gnn_stage_writes_its_tables(root: Path):
     m = json.loads((root / "m" / "gnn.json").read_text())
     assert m["zero_shot_users"] == 2 and m["train_edges"] + m["val_edges"] == 40  # 10 seen users x (3 + 1)
     assert "recall@5" in m["lightgcn"] and "recall@5" in m["popularity"]
+    assert not (root / "gnn" / "history.csv").exists()  # the curves are DVCLive's, outside the output
+    loss = pd.read_csv(root / "m" / "curves" / "gnn" / "plots" / "metrics" / "train" / "loss.tsv", sep="\t")
+    assert loss["step"].tolist() == list(range(1, m["epochs"] + 1)) and loss["loss"].iloc[-1] == m["loss_last"]
 
 
 def test_bad_gnn_param_is_one_line_and_no_output(root: Path):
@@ -70,7 +74,7 @@ def test_an_http_llm_stops_the_adapter_stage_in_one_line(root: Path):
                                                 "base_url": "http://localhost:11434/v1"}))
     proc = stage(root, "stages/xrec_moe.py", "--name", "full", "--graph", "gnn", "--profiles", "profiles",
                  "--targets", "cpeg", "--splits", "splits", "--filtered", "filtered", "--llm", "llm.json",
-                 "--out", "moe", "--metrics", "m/moe.json")
+                 "--out", "moe", "--metrics", "m/moe.json", "--curves", "m/curves/moe")
     assert proc.returncode == 1, proc.stderr[-2000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and "served over HTTP" in last and not (root / "moe").exists()
@@ -82,7 +86,7 @@ def test_an_unknown_variant_key_names_its_path(root: Path):
     (root / "params.yaml").write_text(yaml.safe_dump(p))
     proc = stage(root, "stages/xrec_moe.py", "--name", "full", "--graph", "gnn", "--profiles", "profiles",
                  "--targets", "cpeg", "--splits", "splits", "--filtered", "filtered", "--llm", "llm.json",
-                 "--out", "moe", "--metrics", "m/moe.json")
+                 "--out", "moe", "--metrics", "m/moe.json", "--curves", "m/curves/moe")
     assert proc.returncode == 1 and "xrec.variants.full.inject" in proc.stderr.strip().splitlines()[-1]
 
 

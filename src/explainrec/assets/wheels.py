@@ -15,8 +15,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from explainrec.errors import AssetError
-from explainrec.io import atomic_file
+from explainrec.core.errors import AssetError
+from explainrec.core.io import atomic_file
 
 
 def default_cache_dir() -> Path:

@@ -29,14 +29,14 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from explainrec.seeding import stable_rng
+from explainrec.core.seeding import stable_rng
 from explainrec.cpeg.parse import Parsed, parse_answer
 from explainrec.cpeg.prompts import ANSWER_OPENING, EXPLANATION_OPENING, SYSTEM_PROMPT, Candidate, ErrorExample, \
-    explanation_opening, user_message
-from explainrec.config import check_int, check_layer
-from explainrec.errors import InputError, ParamError
-from explainrec.intervals import rate_with_interval
-from explainrec.llm.types import ChatRequest, Completion, GenParams, ScoreRequest, Scored
+    discrimination_message, explanation_opening
+from explainrec.core.config import check_int, check_layer
+from explainrec.core.errors import InputError, ParamError
+from explainrec.core.intervals import rate_with_interval
+from explainrec.llm.types import ChatRequest, Completion, GenerationConfig, ScoreRequest, Scored
 
 #: how the model's pick is read: option likelihoods, or its free-text answer parsed
 CHOICES = ("likelihood", "generate")
@@ -122,7 +122,7 @@ class Pair:
 
     def request(self, config: CPEGConfig) -> ChatRequest:
         """P (first attempt) or P_retry, for the model to answer in free text."""
-        user = user_message(self.user_profile, self.review, self.candidates, self.errors(), config.max_review_chars,
+        user = discrimination_message(self.user_profile, self.review, self.candidates, self.errors(), config.max_review_chars,
                             config.max_profile_chars)
         return ChatRequest.of(SYSTEM_PROMPT, user, max_new_tokens=config.max_new_tokens, temperature=0.0)
 
@@ -139,10 +139,10 @@ class Pair:
     def explanation_request(self, config: CPEGConfig, choice: int) -> ChatRequest:
         """The same prompt with the answer written up to the explanation: the model explains ``choice``."""
         messages = self.request(config).messages + (("assistant", explanation_opening(choice)),)
-        return ChatRequest(messages, GenParams(max_new_tokens=config.max_new_tokens, temperature=0.0, stop=("\n",)))
+        return ChatRequest(messages, GenerationConfig(max_new_tokens=config.max_new_tokens, temperature=0.0, stop=("\n",)))
 
 
-def build_pairs(
+def candidate_pairs(
     negatives: pd.DataFrame,
     interactions: pd.DataFrame,
     items: pd.DataFrame,
@@ -314,7 +314,7 @@ def run_cpeg(
     """Run CPEG for every pair of ``negatives``: the explanations table and per-split metrics
     (the caller adds the LLM's statistics; ``choice_notice`` says when likelihood fell back to generate)."""
     t0 = time.perf_counter()
-    pairs = build_pairs(negatives, interactions, items, user_profiles, item_profiles, config.seed, source)
+    pairs = candidate_pairs(negatives, interactions, items, user_profiles, item_profiles, config.seed, source)
     mode, notice = choice_mode(config.choice, llm)
     run_rounds(pairs, llm, config, mode=mode)
     metrics: dict[str, Any] = {"choice": mode, "max_retries": config.max_retries}

@@ -19,24 +19,20 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from explainrec.config import check_int, check_layer
-from explainrec.errors import InputError, ParamError
-from explainrec.io import read_table
-from explainrec.seeding import stable_rng
+from explainrec.core.config import check_int, check_layer
+from explainrec.core.encoder import TextEncoder, encode_texts
+from explainrec.core.errors import ParamError
+from explainrec.core.io import read_table
+from explainrec.core.sampling import cap_pairs
+from explainrec.core.seeding import stable_rng
 
 FILE = "negatives.parquet"
 COLUMNS = ("split", "user_id", "item_id", "hard", "random")
-
-
-class TextEncoder(Protocol):
-    """What :func:`encode_texts` needs: ``SentenceTransformer.encode``'s signature."""
-
-    def encode(self, sentences: list[str], **kwargs: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -59,47 +55,6 @@ class NegativeConfig:
         check_layer(self.profile_layer, "profile_layer")
         if self.k + self.m < 1:
             raise ParamError("k + m", "at least 1 negative per pair", self.k + self.m)
-
-
-def cap_pairs(df: pd.DataFrame, max_n: int | None, seed: int, split: str) -> pd.DataFrame:
-    """At most ``max_n`` rows of ``df``, a seeded sample kept in the original order."""
-    if max_n is None or len(df) <= max_n:
-        return df.reset_index(drop=True)
-    keep = np.sort(stable_rng(seed, "cap", split).choice(len(df), size=max_n, replace=False))
-    return df.iloc[keep].reset_index(drop=True)
-
-
-def encode_texts(encoder: TextEncoder, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-    """One L2-normalised float32 row per text, encoded in batches."""
-    if not texts:
-        return np.zeros((0, 0), dtype=np.float32)
-    emb = np.asarray(encoder.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=False), dtype=np.float32)
-    norms = np.linalg.norm(emb, axis=1, keepdims=True)
-    return emb / np.where(norms > 0, norms, 1.0)
-
-
-class LazyEncoder:
-    """A sentence-transformers folder, loaded (on CPU) at the first ``encode``."""
-
-    def __init__(self, folder: str | Path):
-        self.folder = Path(folder)
-        if not (self.folder / "modules.json").exists():
-            raise InputError(self.folder, "modules.json",
-                             "a sentence-transformers folder (written by the assets_encoder stage)")
-        self._model: Any = None
-
-    def encode(self, sentences: list[str], **kwargs: Any) -> Any:
-        if self._model is None:
-            from sentence_transformers import SentenceTransformer
-
-            self._model = SentenceTransformer(str(self.folder), device="cpu")
-        return self._model.encode(sentences, **kwargs)
-
-
-def load_encoder(folder: str | Path) -> LazyEncoder:
-    """The sentence encoder in ``folder`` (checked now, loaded when first used)."""
-    return LazyEncoder(folder)
 
 
 @dataclass

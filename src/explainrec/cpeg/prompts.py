@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from explainrec.text import truncate
+from explainrec.core.text import truncate
 
 SYSTEM_PROMPT = (
     "You will serve as an assistant to help me find the item a specific user has interacted with and explain "
@@ -82,7 +82,7 @@ def _error_line(e: ErrorExample, candidates: Sequence[Candidate]) -> str:
     return f"- Answer: {name}. Explanation: {expl}"
 
 
-def user_message(
+def discrimination_message(
     user_profile: str,
     review: str | None,
     candidates: Sequence[Candidate],

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from explainrec.core.config import check_int
+from explainrec.core.errors import InputError
 from explainrec.data.schema import Dataset
-from explainrec.config import check_int
-from explainrec.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from explainrec.io import read_table
-from explainrec.sft.params import TARGET_COLUMNS
+from explainrec.core.explanation_pairs import TARGET_COLUMNS
+from explainrec.core.io import read_table
 
 SPLITS = ("train", "test")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from explainrec.errors import InputError
+from explainrec.core.errors import InputError
 
 INTERACTIONS = {"user_id": "string", "item_id": "string", "rating": "float64", "timestamp": "Int64", "review": "string"}
 INTERACTIONS_OPTIONAL = {"explanation": "string"}
@@ -127,7 +127,7 @@ class Dataset:
 
     @classmethod
     def load(cls, folder: str | Path) -> "Dataset":
-        from explainrec.io import read_table
+        from explainrec.core.io import read_table
 
         folder = Path(folder)
         tables = {}

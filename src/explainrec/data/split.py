@@ -15,10 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from pathlib import Path
+
 import pandas as pd
 
-from explainrec.config import check_choice
-from explainrec.errors import InputError, ParamError
+from explainrec.core.config import check_choice
+from explainrec.core.errors import InputError, ParamError
 
 SPLITS = ("profile", "train", "test")
 METHODS = ("random", "temporal", "rows")
@@ -93,3 +95,11 @@ def split_interactions(interactions: pd.DataFrame, cfg: SplitConfig, seed: int,
     """Return the profile, train and test interaction tables."""
     labels = assign_splits(interactions, cfg, seed, source)
     return {name: interactions[labels == name].reset_index(drop=True) for name in SPLITS}
+
+
+def write_splits(parts: dict[str, pd.DataFrame], folder: str | Path) -> None:
+    """Each split as ``<name>.parquet`` in ``folder`` (profile, train, test)."""
+    from explainrec.core.io import write_parquet
+
+    for name, df in parts.items():
+        write_parquet(df, Path(folder) / f"{name}.parquet")

@@ -13,21 +13,21 @@ stronger (no correction for comparing several explainers and metrics).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from explainrec.errors import InputError
+from explainrec.core.errors import InputError, ParamError
 
 #: the columns a pair is identified by in every per-pair score table
 PAIR = ("user_id", "item_id")
 
 
 @dataclass(frozen=True)
-class CompareParams:
+class CompareConfig:
     """The ``compare`` section of params.yaml: each explainer against ``baseline``.
 
     ``baseline``: the explainer (a key of ``explainers``) the others are compared with.
@@ -38,13 +38,21 @@ class CompareParams:
     baseline: str = "full"
     resamples: int = 2000
     confidence: float = 0.95
+    #: further paired comparisons, explainer -> its control (e.g. XRec against XRec without injection)
+    controls: dict[str, str] = field(default_factory=lambda: {"xrec": "xrec_wo_injection"})
 
     def __post_init__(self) -> None:
-        from explainrec.config import check_int, check_number, check_path
+        from explainrec.core.config import check_int, check_number, check_path
 
         check_path(self.baseline, "baseline", "an explainer name (a key of explainers)", none_ok=False)
         check_int(self.resamples, "resamples", 100)
         check_number(self.confidence, "confidence", 0, 1, low_open=True, high_open=True)
+        controls = {} if self.controls is None else self.controls
+        if not isinstance(controls, dict) or not all(isinstance(k, str) and isinstance(v, str) and k != v
+                                                     for k, v in controls.items()):
+            raise ParamError("controls", "a mapping of explainer names to another explainer (its control)",
+                             self.controls)
+        object.__setattr__(self, "controls", dict(controls))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,8 +89,8 @@ class Difference:
 
 def read_scores(path: str | Path, columns: Sequence[str], writer: str = "the evaluate stage") -> pd.DataFrame:
     """A per-pair score table (``scores.parquet``) with :data:`PAIR` and ``columns``; a missing
-    file or column is an :class:`~explainrec.errors.InputError` naming it."""
-    from explainrec.io import read_table
+    file or column is an :class:`~explainrec.core.errors.InputError` naming it."""
+    from explainrec.core.io import read_table
 
     return read_table(path, "scores", writer, (*PAIR, *columns))
 
@@ -92,7 +100,7 @@ def pair_rows(baseline: pd.DataFrame, other: pd.DataFrame, columns: Sequence[str
     """``baseline`` and ``other`` restricted to :data:`PAIR` and ``columns``, rows aligned pair by pair.
 
     ``labels`` name the two tables in errors (their files or explainers). An
-    :class:`~explainrec.errors.InputError` when a column is missing, a pair
+    :class:`~explainrec.core.errors.InputError` when a column is missing, a pair
     appears twice, or the two tables do not hold the same pairs.
     """
     aligned = []

@@ -18,28 +18,17 @@ judgements in which it was a candidate, both runs pooled.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from explainrec.errors import ParamError
-from explainrec.intervals import rate_with_interval
-from explainrec.llm.types import ChatRequest, ScoreRequest
-from explainrec.seeding import stable_rng
+from explainrec.core.errors import ParamError
+from explainrec.core.intervals import rate_with_interval
+from explainrec.core.seeding import stable_rng
+from explainrec.llm.types import ScoreRequest
 
-#: XRec's ground-truth prompt (paper 001, Fig. 5), with "business" read as "item"
-REWRITE_SYSTEM = (
-    "You will serve as an assistant to help me explain why the user would enjoy the item. "
-    "I will provide you with the review of the item written by the user. Here are the instructions:\n"
-    "1. The basic information will be described in JSON format, with the following attributes:\n"
-    '{ "review": "review of the item written by the user" }\n'
-    "Requirements:\n"
-    "1. Please provide your answer in STRING format in one line.\n"
-    "2. Please ensure the answer is no longer than 50 words."
-)
 REVIEW, XREC = "review", "xrec"
 
 
@@ -52,7 +41,7 @@ class KM:
     m: int
 
     def __post_init__(self) -> None:
-        from explainrec.config import check_int
+        from explainrec.core.config import check_int
 
         check_int(self.k, "k", 0)
         check_int(self.m, "m", 0)
@@ -63,33 +52,10 @@ class KM:
 def select_pairs(negatives: pd.DataFrame, max_pairs: int | None, seed: int) -> pd.DataFrame:
     """The compared pairs: the negatives table's test pairs (user_id, item_id), a seeded
     sample of at most ``max_pairs``, in the table's order."""
-    from explainrec.cpeg.negatives import cap_pairs
+    from explainrec.core.sampling import cap_pairs
 
     test = negatives[negatives["split"].astype(str) == "test"][["user_id", "item_id"]].astype(str)
     return cap_pairs(test.drop_duplicates(), max_pairs, seed, "ground_truth")
-
-
-def rewrite_request(review: str, max_new_tokens: int) -> ChatRequest:
-    """XRec's Eq. 14 request: the review alone, as JSON."""
-    return ChatRequest.of(REWRITE_SYSTEM, json.dumps({"review": " ".join(str(review).split())}),
-                          max_new_tokens=max_new_tokens, temperature=0.0)
-
-
-def clean_rewrite(text: str) -> str:
-    """The answer on one line, without the quotes or braces the prompt's format invites."""
-    return " ".join(str(text).split()).strip().strip("{}").strip().strip('"').strip()
-
-
-def rewrite_reviews(llm: Any, pairs: pd.DataFrame, reviews: Mapping[tuple[str, str], str | None],
-                    max_new_tokens: int = 80) -> pd.DataFrame:
-    """XRec-style ground truths for the ``pairs`` that have a non-empty review:
-    ``user_id, item_id, review, explanation``."""
-    rows = [(u, i, reviews[(u, i)]) for u, i in zip(pairs["user_id"], pairs["item_id"])
-            if (reviews.get((u, i)) or "").strip()]
-    outs = llm.chat([rewrite_request(r, max_new_tokens) for _, _, r in rows], desc="gt xrec rewrite") if rows else []
-    return pd.DataFrame({"user_id": [u for u, _, _ in rows], "item_id": [i for _, i, _ in rows],
-                         "review": [r for _, _, r in rows], "explanation": [clean_rewrite(o.text) for o in outs]},
-                        columns=["user_id", "item_id", "review", "explanation"]).astype("string")
 
 
 def candidate_sets(pairs: pd.DataFrame, sources: Mapping[str, pd.DataFrame]) -> list[tuple[str, str, list[tuple[str, str]]]]:

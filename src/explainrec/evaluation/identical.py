@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from explainrec.errors import InputError
+from explainrec.core.errors import InputError
 
 
 def _words(text: Any) -> str:

@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from explainrec.errors import ParamError
+from explainrec.core.errors import ParamError
 from explainrec.evaluation.text import _check, _stats
 from explainrec.llm.types import ChatRequest, ScoreRequest
 

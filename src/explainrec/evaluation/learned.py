@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from explainrec.errors import AssetError, ParamError
+from explainrec.core.errors import AssetError, ParamError
 from explainrec.evaluation.text import _check, _stats
 
 NO_CHECKPOINT = ("no local checkpoint given (param evaluate.{name}_checkpoint); "

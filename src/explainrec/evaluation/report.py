@@ -22,15 +22,15 @@ from typing import Any
 
 import pandas as pd
 
-from explainrec.errors import InputError, ParamError
-from explainrec.evaluation.bootstrap import CompareParams, Difference, paired_bootstrap
+from explainrec.core.errors import InputError, ParamError
+from explainrec.evaluation.bootstrap import CompareConfig, Difference, paired_bootstrap
 from explainrec.evaluation.identical import identical_note, identical_texts
 
 TABLE_COLUMNS = ("user_id", "item_id", "explanation", "reference")
 
 
 @dataclass(frozen=True)
-class EvalParams:
+class EvalConfig:
     """The ``evaluate`` section of params.yaml.
 
     ``judge``: the GPTScore and ground-truth judge, a name from the ``llms`` catalogue
@@ -54,7 +54,7 @@ class EvalParams:
     bartscore_checkpoint: str | None = None
 
     def __post_init__(self) -> None:
-        from explainrec.config import check_bool, check_int, check_path
+        from explainrec.core.config import check_bool, check_int, check_path
 
         check_path(self.judge, "judge", "a name from the llms catalogue", none_ok=False)
         for key in ("bertscore_layers", "judge_max_new_tokens"):
@@ -67,9 +67,9 @@ class EvalParams:
         return asdict(self)
 
 
-def read_explanations(path: str | Path) -> pd.DataFrame:
+def read_explainer_output(path: str | Path) -> pd.DataFrame:
     """An explainer's output table, checked: the four :data:`TABLE_COLUMNS`, at least one row."""
-    from explainrec.io import read_table
+    from explainrec.core.io import read_table
 
     df = read_table(path, "explanations", "an explainer stage (generate, ablation, ...)", TABLE_COLUMNS)
     if df.empty:
@@ -77,6 +77,13 @@ def read_explanations(path: str | Path) -> pd.DataFrame:
     for col in TABLE_COLUMNS:
         df[col] = df[col].astype("string").fillna("").astype(str)
     return df
+
+
+def write_scores(scores: pd.DataFrame, folder: str | Path) -> None:
+    """The evaluate stage's per-pair scores (``scores.parquet``), which eval_summary bootstraps."""
+    from explainrec.core.io import write_parquet
+
+    write_parquet(scores, Path(folder) / "scores.parquet")
 
 
 def _finite(x: Any) -> Any:
@@ -88,7 +95,7 @@ def _stat_block(d: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
     return {k: _finite(d[k]) for k in keys}
 
 
-def evaluate_table(table: pd.DataFrame, encoder: str | Path, judge: Any, params: EvalParams,
+def evaluate_table(table: pd.DataFrame, encoder: str | Path, judge: Any, params: EvalConfig,
                    progress: bool = True) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Every metric for ``table``: a per-sample score table (with each pair's ``explanation``, as
     generated) and the metrics (means, stds, counts).
@@ -98,10 +105,10 @@ def evaluate_table(table: pd.DataFrame, encoder: str | Path, judge: Any, params:
     answers XRec's GPTScore prompt; it sees the texts as generated. The overlap metrics
     see them without the fixed prefix when ``params.score_without_prefix``.
     """
+    from explainrec.core.explanation_prompt import strip_prefix
     from explainrec.evaluation.judge import gptscore
     from explainrec.evaluation.learned import learned_metric
     from explainrec.evaluation.text import bertscore, bleu, rouge, usr
-    from explainrec.sft.prompt import strip_prefix
 
     raw_c, raw_r = list(table["explanation"]), list(table["reference"])
     cands, refs = raw_c, raw_r
@@ -187,7 +194,7 @@ def _slug(header: str) -> str:
 
 
 def summarise(methods: Mapping[str, Mapping[str, Any]], scores: Mapping[str, pd.DataFrame] | None = None,
-              compare: CompareParams | None = None, seed: int = 0,
+              compare: CompareConfig | None = None, seed: int = 0,
               labels: Mapping[str, str] | None = None) -> tuple[dict[str, Any], str, pd.DataFrame]:
     """Lay the evaluate metrics of several explainers (``{name: metrics}``, in display order)
     out as paper 000's Table 1: a summary mapping (``{name: {column: value}}``), the
@@ -254,7 +261,7 @@ def summarise(methods: Mapping[str, Mapping[str, Any]], scores: Mapping[str, pd.
         if others:
             summary[name]["identical_to"] = list(others)
     if scores is not None:
-        compare = compare or CompareParams()
+        compare = compare or CompareConfig()
         differences = compare_to_baseline(list(methods), scores, compare, seed, labels)
         key = f"vs_{compare.baseline}"
         for name, by_metric in differences.items():
@@ -262,6 +269,8 @@ def summarise(methods: Mapping[str, Mapping[str, Any]], scores: Mapping[str, pd.
         if differences:
             markdown += "\n" + difference_table(differences, {n: methods[n].get("pairs") for n in differences},
                                                  compare, seed)
+        for name, control in compare_controls(list(methods), scores, compare, seed, labels).items():
+            summary[name][f"vs_{compare.controls[name]}"] = {_slug(h): d.to_dict() for h, d in control.items()}
     plot = pd.DataFrame([{"method": name, **{_slug(h): row[h] for h in shown}} for name, row in values.items()])
     return summary, markdown, plot
 
@@ -270,31 +279,47 @@ def summarise(methods: Mapping[str, Mapping[str, Any]], scores: Mapping[str, pd.
 COMPARED = (("BS-F1", "bertscore_f1"), ("BLEU-4", "bleu4"), ("R-L", "rougeL_f1"))
 
 
-def compare_to_baseline(names: Sequence[str], scores: Mapping[str, pd.DataFrame], compare: CompareParams,
+def compare_to_baseline(names: Sequence[str], scores: Mapping[str, pd.DataFrame], compare: CompareConfig,
                         seed: int, labels: Mapping[str, str] | None = None) -> dict[str, dict[str, Difference]]:
     """``{name: {header: Difference}}`` for every explainer in ``names`` but the baseline, in that
     order: the mean per-pair difference (name − baseline) of each :data:`COMPARED` score with its
     paired bootstrap interval (:func:`explainrec.evaluation.bootstrap.paired_bootstrap`)."""
     if compare.baseline not in names:
         raise ParamError("compare.baseline", f"one of the explainers ({', '.join(names)})", compare.baseline)
+    return _paired(names, scores, {n: compare.baseline for n in names if n != compare.baseline}, compare, seed, labels)
+
+
+def compare_controls(names: Sequence[str], scores: Mapping[str, pd.DataFrame], compare: CompareConfig,
+                     seed: int, labels: Mapping[str, str] | None = None) -> dict[str, dict[str, Difference]]:
+    """``{name: {header: Difference}}`` for every ``compare.controls`` entry whose explainer is in
+    ``names`` (a run without it has nothing to compare): the explainer against its control
+    (name − control), paired as :func:`compare_to_baseline` pairs them. A control that is not
+    an explainer of the run is a ParamError."""
+    against = {name: control for name, control in compare.controls.items() if name in names}
+    for name, control in against.items():
+        if control not in names:
+            raise ParamError(f"compare.controls.{name}", f"an explainer of the run (one of {', '.join(names)})",
+                             control)
+    return _paired(names, scores, against, compare, seed, labels)
+
+
+def _paired(names: Sequence[str], scores: Mapping[str, pd.DataFrame], against: Mapping[str, str],
+            compare: CompareConfig, seed: int, labels: Mapping[str, str] | None) -> dict[str, dict[str, Difference]]:
     missing = [n for n in names if n not in scores]
     if missing:
         raise ParamError("scores", "a per-pair score table for every explainer", missing)
     label = {n: (labels or {}).get(n, f"scores of {n}") for n in names}
     columns = [col for _, col in COMPARED]
     out = {}
-    for name in names:
-        if name == compare.baseline:
-            continue
-        by_col = paired_bootstrap(scores[compare.baseline], scores[name], columns, resamples=compare.resamples,
-                                  confidence=compare.confidence, seed=seed,
-                                  labels=(label[compare.baseline], label[name]))
+    for name, base in against.items():
+        by_col = paired_bootstrap(scores[base], scores[name], columns, resamples=compare.resamples,
+                                  confidence=compare.confidence, seed=seed, labels=(label[base], label[name]))
         out[name] = {h: by_col[col] for h, col in COMPARED}
     return out
 
 
 def difference_table(differences: Mapping[str, Mapping[str, Difference]], pairs: Mapping[str, Any],
-                     compare: CompareParams, seed: int) -> str:
+                     compare: CompareConfig, seed: int) -> str:
     """The markdown of :func:`compare_to_baseline`'s result: one row per explainer, cells
     ``diff [low, high]``, in bold where the interval excludes 0, and a note on the marking."""
     level = f"{compare.confidence * 100:g} %"

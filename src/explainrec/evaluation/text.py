@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from explainrec.errors import AssetError, ParamError
+from explainrec.core.errors import AssetError, ParamError
 
 
 def _check(cands: Sequence[str], refs: Sequence[str]) -> tuple[list[str], list[str]]:

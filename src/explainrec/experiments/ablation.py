@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from explainrec.config import check_bool, check_layer
+from explainrec.core.config import check_bool, check_layer
 
 
 @dataclass(frozen=True)
@@ -43,15 +43,15 @@ class AblationVariant:
 def run_ablation(variant: AblationVariant, profiles: str | Path, targets: str | Path,
                  base: str | Path, out: str | Path, sft: Any, generate: Any, seed: int,
                  cache_path: str | Path | None = None, progress: bool = True,
-                 items: str | Path | None = None) -> dict[str, Any]:
+                 items: str | Path | None = None, live: Any = None) -> dict[str, Any]:
     """Build the variant's explainer and explain the test pairs with it (``items``: the items
     table whose titles the prompts carry when ``sft.item_title``).
 
-    ``sft`` is the :class:`~explainrec.sft.train.SFTParams` of the full model and
-    ``generate`` its :class:`~explainrec.sft.generate.GenerateParams`; both get the
+    ``sft`` is the :class:`~explainrec.sft.train.SFTTrainConfig` of the full model and
+    ``generate`` its :class:`~explainrec.sft.generate.SFTGenerateConfig`; both get the
     variant's layers. Writes ``out/explanations.parquet`` (and, for a fine-tuned
-    variant, ``out/model/`` and ``out/loss.csv``); returns the training and
-    generation statistics. ``out`` should be a temporary folder.
+    variant, ``out/model/``, its fine-tuning curves going to ``live``, a :class:`dvclive.Live`, when
+    given); returns the training and generation statistics. ``out`` should be a temporary folder.
     """
     from explainrec.sft.generate import run_generate
     from explainrec.sft.train import run_sft
@@ -66,7 +66,7 @@ def run_ablation(variant: AblationVariant, profiles: str | Path, targets: str | 
         # resumable like the sft stage, under a name of its own; the checkpoints stay until the
         # explanations are written too, so a kill while generating does not train again
         metrics["training"] = run_sft(profiles, targets, base, out, replace(sft, **layers), seed, progress, items,
-                                      checkpoint=checkpoint_name(variant), keep_checkpoint=True)
+                                      checkpoint=checkpoint_name(variant), keep_checkpoint=True, live=live)
         checkpoint = metrics["training"].pop("_checkpoint", None)
         model = out / "model"
     metrics["generation"] = run_generate(model, profiles, targets, out, replace(generate, **layers),
@@ -79,6 +79,6 @@ def run_ablation(variant: AblationVariant, profiles: str | Path, targets: str | 
 
 
 def checkpoint_name(variant: AblationVariant) -> str:
-    """The name of a variant's fine-tuning checkpoints (:mod:`explainrec.checkpoints`), apart from the
+    """The name of a variant's fine-tuning checkpoints (:mod:`explainrec.core.checkpoints`), apart from the
     sft stage's and from every other variant's."""
     return f"ablation_{variant.name}"

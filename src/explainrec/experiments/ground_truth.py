@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from explainrec.config import check_bool, check_int, from_section
-from explainrec.errors import ParamError
+from explainrec.core.config import check_bool, check_int, from_section
+from explainrec.core.errors import ParamError
 from explainrec.evaluation.ground_truth import KM
 
 CPEG_FILE = "explanations.parquet"
@@ -27,7 +27,7 @@ CHOICES_FILE = "choices.parquet"
 
 
 @dataclass(frozen=True)
-class GroundTruthParams:
+class GroundTruthConfig:
     """The ``ground_truth`` section of params.yaml.
 
     ``max_pairs``: seeded sample of the test pairs (None: all). ``include_unverified``:
@@ -66,7 +66,7 @@ def compared_pairs(negatives: str | Path, max_pairs: int | None, seed: int) -> p
 
 
 def _split_rows(splits: str | Path) -> pd.DataFrame:
-    from explainrec.io import read_table
+    from explainrec.core.io import read_table
 
     return pd.concat([read_table(Path(splits) / f"{s}.parquet", s + " split") for s in ("train", "test")],
                      ignore_index=True)
@@ -92,10 +92,11 @@ def run_cpeg_variant(km: KM, pairs: pd.DataFrame, splits: str | Path, filtered: 
     stage. With the negatives stage's (k, m) the prompts are the cpeg stage's, so they come
     from the response cache. Writes ``out/explanations.parquet``.
     """
+    from explainrec.core.encoder import load_encoder
+    from explainrec.core.io import read_table
+    from explainrec.core.profile_store import load_profiles
     from explainrec.cpeg.loop import run_cpeg, write_explanations
-    from explainrec.cpeg.negatives import load_encoder, sample_negatives
-    from explainrec.io import read_table
-    from explainrec.profiles.store import load_profiles
+    from explainrec.cpeg.negatives import sample_negatives
 
     where = f"ground_truth.variants.{km.name}"
     interactions = read_table(Path(filtered) / "interactions.parquet", "interactions")
@@ -117,7 +118,7 @@ def run_rewrite(pairs: pd.DataFrame, reviews: Mapping[tuple[str, str], str | Non
                 max_new_tokens: int, out: str | Path) -> dict[str, Any]:
     """XRec's ground truth (paper 001 Eq. 14) for the ``pairs`` that have a review; writes
     ``out/rewrites.parquet`` (empty for a dataset without reviews, and then no LLM is loaded)."""
-    from explainrec.evaluation.ground_truth import rewrite_reviews
+    from explainrec.core.rewrite import rewrite_reviews
     from explainrec.llm import open_llm
 
     with_review = sum(1 for u, i in zip(pairs.user_id, pairs.item_id) if (reviews.get((u, i)) or "").strip())
@@ -132,14 +133,14 @@ def run_rewrite(pairs: pd.DataFrame, reviews: Mapping[tuple[str, str], str | Non
 
 
 def run_judge(pairs: pd.DataFrame, reviews: Mapping[tuple[str, str], str | None], rewrite_dir: str | Path,
-              cpeg_dir: str | Path, params: GroundTruthParams, profiles: str | Path, judge_path: str | Path, seed: int,
+              cpeg_dir: str | Path, params: GroundTruthConfig, profiles: str | Path, judge_path: str | Path, seed: int,
               out: str | Path) -> tuple[dict[str, Any], pd.DataFrame]:
     """The judge's pick among the review, XRec's rewrite and every CPEG variant, twice (order
     reversed). Writes ``out/choices.parquet``; returns the metrics and the win-rate plot rows."""
+    from explainrec.core.io import read_table
+    from explainrec.core.profile_store import load_profiles
     from explainrec.evaluation.ground_truth import REVIEW, XREC, candidate_sets, judge
-    from explainrec.io import read_table
     from explainrec.llm import open_llm
-    from explainrec.profiles.store import load_profiles
 
     keys = list(zip(pairs.user_id, pairs.item_id))
     sources = {REVIEW: pd.DataFrame({"user_id": [u for u, _ in keys], "item_id": [i for _, i in keys],

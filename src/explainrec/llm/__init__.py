@@ -12,7 +12,7 @@ from explainrec.llm.cache import ResponseCache, cache_key, default_cache_path
 from explainrec.llm.client import LLM, LLMStats
 from explainrec.llm.factory import load_spec, open_backend, open_llm
 from explainrec.llm.spec import BACKENDS, BUNDLED, LLMSpec, resolve_llm
-from explainrec.llm.types import Backend, ChatRequest, Completion, GenParams
+from explainrec.llm.types import Backend, ChatRequest, Completion, GenerationConfig
 
 __all__ = [
     "BACKENDS",
@@ -21,7 +21,7 @@ __all__ = [
     "Backend",
     "ChatRequest",
     "Completion",
-    "GenParams",
+    "GenerationConfig",
     "LLMSpec",
     "LLMStats",
     "ResponseCache",

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from explainrec.errors import ExplainrecError
+from explainrec.core.errors import ExplainrecError
 from explainrec.llm.types import ChatRequest, Completion, ScoreRequest
 
 _SCHEMA = """

@@ -20,7 +20,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from explainrec.errors import ExplainrecError
+from explainrec.core.errors import ExplainrecError
 from explainrec.llm.cache import ResponseCache, cache_key
 from explainrec.llm.types import Backend, ChatRequest, Completion, ScoreRequest, Scored
 

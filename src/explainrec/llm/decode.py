@@ -1,6 +1,6 @@
 """The local backend's batched decoding loop: prefix reuse, and no work for rows that are done.
 
-One call decodes a batch of tokenised prompts with one :class:`GenParams`:
+One call decodes a batch of tokenised prompts with one :class:`GenerationConfig`:
 
 1. **Prefix reuse.** Each prompt takes the longest opening it shares with an
    entry of the :class:`PrefixStore` (when the batch's common opening is longer
@@ -33,7 +33,7 @@ import numpy as np
 
 from explainrec.llm.kvcache import new_cache
 from explainrec.llm.prefix import PrefixStore, common_prefix_len
-from explainrec.llm.types import GenParams
+from explainrec.llm.types import GenerationConfig
 
 #: drop finished rows once at least this share of the rows still in the batch is done
 DROP_SHARE = 0.25
@@ -85,7 +85,7 @@ class Decoded:
     ids: list[int]
 
 
-def _select(logits: Any, params: GenParams, generator: Any, warpers: list[Any]) -> Any:
+def _select(logits: Any, params: GenerationConfig, generator: Any, warpers: list[Any]) -> Any:
     import torch
 
     if params.greedy:
@@ -97,7 +97,7 @@ def _select(logits: Any, params: GenParams, generator: Any, warpers: list[Any]) 
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
-def _warpers(params: GenParams) -> list[Any]:
+def _warpers(params: GenerationConfig) -> list[Any]:
     if params.greedy:
         return []
     from transformers.generation.logits_process import TemperatureLogitsWarper, TopPLogitsWarper
@@ -202,7 +202,7 @@ def next_token_logprobs(model: Any, prompts: Sequence[Sequence[int]], *, pad_id:
     return torch.log_softmax(logits.float(), dim=-1)
 
 
-def decode_batch(model: Any, prompts: Sequence[Sequence[int]], params: GenParams, *, pad_id: int,
+def decode_batch(model: Any, prompts: Sequence[Sequence[int]], params: GenerationConfig, *, pad_id: int,
                  eos_ids: set[int], store: PrefixStore | None, drop_finished: bool = True,
                  stop_hit: Callable[[list[int]], bool] | None = None,
                  profile: DecodeProfile | None = None) -> list[Decoded]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from explainrec.errors import InputError, ParamError
+from explainrec.core.errors import ExplainrecError, InputError, ParamError
 from explainrec.llm.cache import ResponseCache, default_cache_path
 from explainrec.llm.client import LLM
 from explainrec.llm.spec import BACKENDS, LLMSpec
@@ -23,6 +23,16 @@ def open_backend(spec: LLMSpec) -> Backend:
 
         return OpenAIBackend(spec)
     raise ParamError(f"llms.{spec.name}.backend", f"one of {', '.join(BACKENDS)}", spec.backend)
+
+
+def require_local(spec: LLMSpec, why: str) -> None:
+    """One-line error unless ``spec`` runs in this process: ``why`` says what needs the weights here
+    (an HTTP llm has no layers to hook and no weights to train)."""
+    if spec.backend != "transformers":
+        raise ExplainrecError(
+            f"llm {spec.name!r} is served over HTTP (backend {spec.backend}): {why}, which needs the weights in "
+            "this process; choose a llm with backend: transformers (the bundled smollm2-135m, or a hub id on a GPU "
+            "machine)")
 
 
 def load_spec(path: str | Path) -> LLMSpec:

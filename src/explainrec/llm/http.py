@@ -13,9 +13,9 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from explainrec.errors import LLMUnavailable
-from explainrec.llm.spec import LLMSpec
+from explainrec.core.errors import LLMUnavailable
 from explainrec.llm.options import Query, score_with
+from explainrec.llm.spec import LLMSpec
 from explainrec.llm.types import ChatRequest, Completion, ScoreRequest, Scored, ScoringUnsupported, truncate_at_stop
 
 #: requests per ``generate`` call, as a multiple of the concurrency: several

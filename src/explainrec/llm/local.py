@@ -3,7 +3,7 @@
 Requests are rendered with the tokenizer's chat template and decoded in batches
 by :func:`explainrec.llm.decode.decode_batch` (prefix reuse from a
 :class:`PrefixStore`, finished rows leave the batch); requests with different
-:class:`GenParams` never share a batch. Greedy decoding of a batch gives the
+:class:`GenerationConfig` never share a batch. Greedy decoding of a batch gives the
 same text as decoding each prompt alone, with or without prefix reuse, which the
 tests check.
 """
@@ -14,15 +14,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from explainrec.errors import LLMUnavailable
+from explainrec.core.errors import LLMUnavailable
 from explainrec.llm.decode import DecodeProfile, decode_batch, next_token_logprobs
 from explainrec.llm.kvcache import has_sliding_layers
 from explainrec.llm.machine import cpu_has_amx_bf16, machine_facts
+from explainrec.llm.options import TOP_K, Query, score_with
 from explainrec.llm.prefix import PrefixStore
 from explainrec.llm.render import plain_prompt
 from explainrec.llm.spec import BUNDLED, LLMSpec
-from explainrec.llm.options import TOP_K, Query, score_with
-from explainrec.llm.types import ChatRequest, Completion, GenParams, ScoreRequest, Scored, truncate_at_stop
+from explainrec.llm.types import ChatRequest, Completion, GenerationConfig, ScoreRequest, Scored, truncate_at_stop
 
 #: options that may be passed through ``LLMSpec.extra`` to ``from_pretrained``
 _LOAD_EXTRA = ("gguf_file", "revision", "trust_remote_code", "attn_implementation")
@@ -154,9 +154,9 @@ class TransformersBackend:
 
     # -- generation ------------------------------------------------------
     def generate(self, batch: list[ChatRequest]) -> list[Completion]:
-        """One completion per request, in order; groups requests by their GenParams."""
+        """One completion per request, in order; groups requests by their GenerationConfig."""
         out: list[Completion | None] = [None] * len(batch)
-        groups: dict[GenParams, list[int]] = {}
+        groups: dict[GenerationConfig, list[int]] = {}
         for i, r in enumerate(batch):
             groups.setdefault(r.params, []).append(i)
         for params, idx in groups.items():
@@ -219,7 +219,7 @@ class TransformersBackend:
 
         return hit
 
-    def _generate_group(self, requests: list[ChatRequest], params: GenParams) -> list[Completion]:
+    def _generate_group(self, requests: list[ChatRequest], params: GenerationConfig) -> list[Completion]:
         prompts = [self.token_ids(r) for r in requests]
         rows = decode_batch(self.model, prompts, params, pad_id=self.pad_id, eos_ids=self.eos_ids,
                             store=self.prefix_store, drop_finished=self.spec.drop_finished,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from explainrec.errors import ParamError
+from explainrec.core.errors import ParamError
 
 BACKENDS = ("transformers", "openai")
 #: the one model materialised from a registry package by the assets stage
@@ -54,7 +54,7 @@ class LLMSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from explainrec.config import DTYPES, check_bool, check_choice, check_int, check_number
+        from explainrec.core.config import DTYPES, check_bool, check_choice, check_int, check_number
 
         check_choice(self.backend, "backend", BACKENDS)
         if not self.model or not isinstance(self.model, str):
@@ -81,7 +81,7 @@ class LLMSpec:
 def resolve_llm(name: str, catalogue: dict[str, Any], param: str = "llm") -> LLMSpec:
     """Validate ``name`` (the value of the params key ``param``) against ``catalogue``
     and return its :class:`LLMSpec` (every key of the entry checked, named ``llms.<name>.<key>``)."""
-    from explainrec.config import from_section
+    from explainrec.core.config import from_section
 
     if not isinstance(catalogue, dict) or not catalogue:
         raise ParamError("llms", "a non-empty mapping of model names to entries", catalogue)

@@ -12,13 +12,13 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from explainrec.errors import ParamError
+from explainrec.core.errors import ParamError
 
 ROLES = ("system", "user", "assistant")
 
 
 @dataclass(frozen=True)
-class GenParams:
+class GenerationConfig:
     """Decoding parameters. ``temperature == 0`` means greedy decoding."""
 
     max_new_tokens: int = 128
@@ -99,7 +99,7 @@ class ChatRequest(_Turns):
     (the completion is what comes after it)."""
 
     messages: tuple[tuple[str, str], ...]
-    params: GenParams = field(default_factory=GenParams)
+    params: GenerationConfig = field(default_factory=GenerationConfig)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "messages", _turns(self.messages))
@@ -107,8 +107,8 @@ class ChatRequest(_Turns):
     @classmethod
     def of(cls, system: str | None, user: str, opening: str = "", **gen: Any) -> "ChatRequest":
         """A one-turn request: optional system prompt, a user message, optionally the
-        answer's ``opening`` to continue, GenParams fields."""
-        return cls(_one_turn(system, user, opening), GenParams(**gen))
+        answer's ``opening`` to continue, GenerationConfig fields."""
+        return cls(_one_turn(system, user, opening), GenerationConfig(**gen))
 
     def cache_payload(self) -> dict[str, Any]:
         """What the response cache keys this request on (besides the model's identity)."""

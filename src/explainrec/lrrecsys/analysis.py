@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import CountVectorizer
 
-from explainrec.lrrecsys.model import mean_attention
+from explainrec.core.recommender.model import mean_attention
 
 HIGH = 4
 

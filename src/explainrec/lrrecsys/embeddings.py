@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explainrec.config import check_choice, check_path
-from explainrec.errors import ExplainrecError, InputError
-from explainrec.io import read_table
+from explainrec.core.config import check_choice, check_path
+from explainrec.core.errors import ExplainrecError, InputError
+from explainrec.core.io import read_table
 
 ENCODERS = ("autoencoder", "llm", "sentence")
 FILE = "embeddings.parquet"
@@ -84,7 +84,7 @@ def llm_hidden_embeddings(model_folder: str | Path | None, texts: Sequence[str],
 
 def sentence_embeddings(encoder_folder: str | Path, texts: Sequence[str]) -> np.ndarray:
     """The sentence encoder's L2-normalised embeddings (float32, one row per text)."""
-    from explainrec.cpeg.negatives import encode_texts, load_encoder
+    from explainrec.core.encoder import encode_texts, load_encoder
 
     return encode_texts(load_encoder(encoder_folder), list(texts))
 
@@ -130,7 +130,7 @@ def embed_explanations(explanations: pd.DataFrame, config: EmbedConfig, *,
 
     ``llm_model`` (a transformers folder) and ``encoder_folder`` serve the ``llm`` and
     ``sentence`` encoders. For the ``autoencoder`` (its
-    :class:`~explainrec.lrrecsys.autoencoder.AutoencoderConfig` in ``autoencoder``) nothing is
+    :class:`~explainrec.core.recommender.autoencoder.AutoencoderConfig` in ``autoencoder``) nothing is
     fitted here: the result holds the explanations and the settings, and each run fits the
     autoencoder per seed on its own train pairs.
     """
@@ -140,7 +140,7 @@ def embed_explanations(explanations: pd.DataFrame, config: EmbedConfig, *,
     metrics: dict[str, object] = {"encoder": config.encoder, "explanations": config.explanations,
                                   "pairs": int(len(explanations)), "train_pairs": int(train.sum())}
     if config.encoder == "autoencoder":
-        from explainrec.lrrecsys.autoencoder import AutoencoderConfig, Vocabulary
+        from explainrec.core.recommender.autoencoder import AutoencoderConfig, Vocabulary
 
         ae = autoencoder if autoencoder is not None else AutoencoderConfig()
         corpus = [t for t, keep in zip(pos + neg, np.concatenate([train, train])) if keep]
@@ -160,7 +160,7 @@ def embed_explanations(explanations: pd.DataFrame, config: EmbedConfig, *,
 def save_embedded(result: Embedded, folder: Path) -> None:
     """Write ``result`` into ``folder`` (an existing, empty folder): ``embeddings.parquet``, or
     ``texts.parquet`` and ``autoencoder.json`` for the autoencoder."""
-    from explainrec.io import write_json, write_parquet
+    from explainrec.core.io import write_json, write_parquet
 
     if result.autoencoder is None:
         write_parquet(result.table, folder / FILE)
@@ -185,7 +185,7 @@ class AutoencoderTexts:
 def load_embeddings(folder: str | Path, pair_ids: Sequence[str]) -> np.ndarray | AutoencoderTexts:
     """An lrrecsys_embed folder for ``pair_ids``: float32 ``[n, 2, d]`` vectors (the llm and sentence
     encoders) or, for an autoencoder entry, the :class:`AutoencoderTexts` to fit it on."""
-    from explainrec.lrrecsys.autoencoder import AutoencoderConfig
+    from explainrec.core.recommender.autoencoder import AutoencoderConfig
 
     folder = Path(folder)
     if not (folder / AUTOENCODER_FILE).is_file():
@@ -214,7 +214,7 @@ class AutoencoderRun:
 def autoencoder_embeddings(texts: AutoencoderTexts, train_rows: Sequence[int], seed: int, *,
                            negatives: bool = True, test_rows: Sequence[int] = (),
                            checkpoint_name: str | None = "lrrecsys_autoencoder", keep_checkpoint: bool = False,
-                           progress: bool = False) -> AutoencoderRun:
+                           progress: bool = False, live: Any = None, prefix: str = "") -> AutoencoderRun:
     """Fit the autoencoder with ``seed`` on the explanations of the pairs ``train_rows`` (their
     positives, then, with ``negatives``, their negatives: App. C.1, training data only) and
     embed every pair's two explanations with it.
@@ -222,8 +222,9 @@ def autoencoder_embeddings(texts: AutoencoderTexts, train_rows: Sequence[int], s
     ``test_rows``: the pairs whose texts the metrics' held-out reconstruction accuracy is
     measured on. ``checkpoint_name``: the fit resumes after a kill from
     ``$EXPLAINREC_CACHE/checkpoints/<name>/`` (None: no checkpoint); with ``keep_checkpoint`` the
-    checkpoint stays (``checkpoint`` of the result) until the caller clears it."""
-    from explainrec.lrrecsys.autoencoder import (PAD, UNK, autoencoder_checkpoint, embed, reconstruction_accuracy,
+    checkpoint stays (``checkpoint`` of the result) until the caller clears it. ``live`` / ``prefix``: the
+    fit's curve (:func:`~explainrec.core.recommender.autoencoder.train_autoencoder`)."""
+    from explainrec.core.recommender.autoencoder import (PAD, UNK, autoencoder_checkpoint, embed, reconstruction_accuracy,
                                                  train_autoencoder)
 
     rows = [int(r) for r in train_rows]
@@ -232,7 +233,7 @@ def autoencoder_embeddings(texts: AutoencoderTexts, train_rows: Sequence[int], s
     if checkpoint_name is not None:
         checkpoint = autoencoder_checkpoint(checkpoint_name, corpus, texts.config, seed)
     fit = train_autoencoder(corpus, texts.config, seed, progress=progress, checkpoint=checkpoint,
-                            keep_checkpoint=keep_checkpoint)
+                            keep_checkpoint=keep_checkpoint, live=live, prefix=prefix)
     vectors = np.stack([embed(fit, None, texts.positive), embed(fit, None, texts.negative)], axis=1)
     held_out = [texts.positive[int(r)] for r in test_rows] + \
         ([texts.negative[int(r)] for r in test_rows] if negatives else [])

@@ -1,6 +1,6 @@
 """One LR-Recsys run: a model variant (``lrrecsys.runs.<name>``) trained and tested over seeds.
 
-The pairs and their explanation embeddings become :class:`~explainrec.lrrecsys.model.Inputs`
+The pairs and their explanation embeddings become :class:`~explainrec.core.recommender.model.Inputs`
 (user and item ids indexed over every pair, history included; item 0 is padding); a run may
 keep a seeded share of the train pairs (Table 3's learning efficiency: the same subset for
 every model seed, the same test pairs for every share). Model seeds are ``seed, seed+1, ...``.
@@ -24,13 +24,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from explainrec.config import check_choice, check_int, check_number, check_path
-from explainrec.errors import ExplainrecError
+from explainrec.core.config import check_choice, check_int, check_number, check_path
+from explainrec.core.errors import ExplainrecError
+from explainrec.core.recommender.encoded import encode_pairs
+from explainrec.core.recommender.model import ARCHS, EXPLANATIONS, Inputs, ModelConfig
+from explainrec.core.recommender.train import TASKS, SeedRuns, TrainConfig, mean_std, run_seeds
+from explainrec.core.seeding import stable_rng
 from explainrec.lrrecsys.analysis import attention_summary, attention_table
 from explainrec.lrrecsys.embeddings import AutoencoderTexts, autoencoder_embeddings
-from explainrec.lrrecsys.model import ARCHS, EXPLANATIONS, Inputs, ModelConfig
-from explainrec.lrrecsys.train import TASKS, SeedRuns, TrainConfig, mean_std, run_seeds
-from explainrec.seeding import stable_rng
 
 
 @dataclass(frozen=True)
@@ -52,42 +53,6 @@ class RunConfig:
         check_number(self.train_fraction, "train_fraction", 0.0, 1.0, low_open=True)
 
 
-@dataclass
-class Encoded:
-    """The pairs as model inputs, split into train and test."""
-
-    train: Inputs
-    test: Inputs
-    train_ratings: np.ndarray
-    test_ratings: np.ndarray
-    train_ids: list[str]
-    test_ids: list[str]
-    n_users: int
-    n_items: int
-
-
-def encode_pairs(pairs: pd.DataFrame, embeddings: np.ndarray, history: int) -> Encoded:
-    """Index users and items over all pairs and build the inputs (``embeddings``: [n, 2, d],
-    positive then negative, in the pairs' order; histories left-padded to ``history``)."""
-    users = {u: i for i, u in enumerate(sorted(set(pairs["user_id"])))}
-    all_items = set(pairs["item_id"]) | {i for h in pairs["history"] for i in h}
-    items = {it: k + 1 for k, it in enumerate(sorted(all_items))}
-    hist = np.zeros((len(pairs), history), dtype=np.int64)
-    for r, h in enumerate(pairs["history"]):
-        ids = [items[i] for i in h][-history:]
-        if ids:
-            hist[r, history - len(ids):] = ids
-    inputs = Inputs(torch.tensor([users[u] for u in pairs["user_id"]], dtype=torch.long),
-                    torch.tensor([items[i] for i in pairs["item_id"]], dtype=torch.long),
-                    torch.from_numpy(hist), torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32)))
-    train = (pairs["split"] == "train").to_numpy()
-    ratings = pairs["rating"].to_numpy(dtype=np.float64)
-    ids = pairs["pair_id"].astype(str).to_numpy()
-    return Encoded(inputs.subset(torch.from_numpy(np.flatnonzero(train))),
-                   inputs.subset(torch.from_numpy(np.flatnonzero(~train))),
-                   ratings[train], ratings[~train], list(ids[train]), list(ids[~train]), len(users), len(items))
-
-
 def train_share(n: int, fraction: float, seed: int) -> np.ndarray:
     """A seeded, sorted subset of ``ceil(fraction * n)`` train indices (all of them at 1.0)."""
     if fraction >= 1.0:
@@ -105,8 +70,12 @@ class RunResult:
 
 
 def run_experiment(pairs: pd.DataFrame, embeddings: np.ndarray | AutoencoderTexts, run: RunConfig,
-                   model: ModelConfig, train: TrainConfig, seeds: int, seed: int, progress: bool = True) -> RunResult:
+                   model: ModelConfig, train: TrainConfig, seeds: int, seed: int, progress: bool = True,
+                   live: Any = None) -> RunResult:
     """Fit ``seeds`` regression and classification models of the variant and test them.
+
+    ``live`` (a :class:`dvclive.Live`, :mod:`explainrec.core.curves`): the per-epoch curves of every fit,
+    under ``seed<seed>/regression/``, ``seed<seed>/classification/`` and ``seed<seed>/autoencoder/``.
 
     ``embeddings``: fixed vectors ``[n, 2, d]`` in the pairs' order, or the explanations an
     autoencoder is fitted on per model seed (see the module docstring)."""
@@ -133,7 +102,8 @@ def run_experiment(pairs: pd.DataFrame, embeddings: np.ndarray | AutoencoderText
         train_inputs, test_inputs = [], []
         for s in seed_list:  # checkpoints kept until every fit is done: a rerun after a kill resumes
             ae = autoencoder_embeddings(texts, train_rows[keep], s, negatives=model.n_explanations == 2,
-                                        test_rows=test_rows, keep_checkpoint=True, progress=False)
+                                        test_rows=test_rows, keep_checkpoint=True, progress=False,
+                                        live=live, prefix=f"seed{s}/autoencoder/")
             autoencoders.append(ae.fit)
             ae_metrics.append(ae.metrics)
             checkpoints.append(ae.checkpoint)
@@ -142,7 +112,7 @@ def run_experiment(pairs: pd.DataFrame, embeddings: np.ndarray | AutoencoderText
                                 .subset(torch.from_numpy(keep)))
             test_inputs.append(dataclasses.replace(data.test, explanations=explanations[test_rows]))
     runs: SeedRuns = run_seeds(model, train, train_inputs, data.train_ratings[keep], test_inputs, data.test_ratings,
-                               data.n_users, data.n_items, seed_list, progress=progress)
+                               data.n_users, data.n_items, seed_list, progress=progress, live=live)
     for checkpoint in checkpoints:
         if checkpoint is not None:
             checkpoint.clear()

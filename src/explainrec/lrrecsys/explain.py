@@ -12,62 +12,21 @@ run repeats none of its finished calls.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from explainrec.config import check_bool, check_choice, check_int, check_layer
-from explainrec.errors import InputError
-from explainrec.io import read_table
+from explainrec.core.domain_prompts import Domain, ExplainConfig, answer_opening, item_texts, opening, user_message
+from explainrec.core.errors import InputError
+from explainrec.core.io import read_table
 from explainrec.llm.client import LLM
 from explainrec.llm.types import ChatRequest
-from explainrec.lrrecsys.prompts import DOMAINS, PROMPTS, STYLES, Domain, answer_opening, opening, user_message
-from explainrec.text import truncate
 
 COLUMNS = ["pair_id", "split", "positive", "negative"]
 FILE = "explanations.parquet"
 STOP = (".", "\n")
-
-
-@dataclass(frozen=True)
-class ExplainConfig:
-    """``lrrecsys.explain`` (and the overrides of ``lrrecsys.explanation_sets``)."""
-
-    style: str = "zero_shot"
-    prompt: str = "contrastive"
-    profile_augmentation: bool = True
-    domain: str = "auto"
-    profile_layer: int = 0
-    max_profile_chars: int | None = 80
-    max_new_tokens: int = 32
-
-    def __post_init__(self) -> None:
-        check_choice(self.style, "style", STYLES)
-        check_choice(self.prompt, "prompt", PROMPTS)
-        check_bool(self.profile_augmentation, "profile_augmentation")
-        check_choice(self.domain, "domain", ("auto", *DOMAINS))
-        check_layer(self.profile_layer, "profile_layer")
-        check_int(self.max_profile_chars, "max_profile_chars", none_ok=True)
-        check_int(self.max_new_tokens, "max_new_tokens")
-
-
-def item_texts(items: pd.DataFrame, profiles: Mapping[str, str], config: ExplainConfig) -> dict[str, str]:
-    """``{item_id: text}``: "title: profile" with profile augmentation, else the title
-    (an item without a title is named by its id)."""
-    out = {}
-    for item_id, title in zip(items["item_id"].astype(str), items["title"]):
-        name = str(title) if not pd.isna(title) and str(title).strip() else f"item {item_id}"
-        profile = profiles.get(item_id) if config.profile_augmentation else None
-        if profile:
-            text = " ".join(profile.split())
-            if config.max_profile_chars is not None:
-                text = truncate(text, config.max_profile_chars)
-            name = f"{name}: {text}"
-        out[item_id] = name
-    return out
 
 
 def requests(pairs: pd.DataFrame, texts: Mapping[str, str], config: ExplainConfig, domain: Domain,

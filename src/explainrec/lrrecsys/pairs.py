@@ -32,16 +32,15 @@ interactions at the same second as the candidate are left out (their order is un
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from explainrec.config import check_choice, check_int, check_number
-from explainrec.cpeg.negatives import cap_pairs
-from explainrec.errors import InputError
+from explainrec.core.config import check_choice, check_int, check_number
+from explainrec.core.errors import InputError
+from explainrec.core.recommender.pair_table import COLUMNS
+from explainrec.core.sampling import cap_pairs
 
-COLUMNS = ["pair_id", "split", "user_id", "item_id", "rating", "timestamp", "history"]
 SPLITS = ("train", "test")
 MODES = ("time", "splits")
 
@@ -126,7 +125,7 @@ def _checked_ratings(df: pd.DataFrame, where: str) -> None:
                          got=f"null for user {bad['user_id']}, item {bad['item_id']}")
 
 
-def build_pairs(splits: dict[str, pd.DataFrame], interactions: pd.DataFrame, config: PairsConfig,
+def build_pair_table(splits: dict[str, pd.DataFrame], interactions: pd.DataFrame, config: PairsConfig,
                 seed: int, source: str = "splits") -> pd.DataFrame:
     """The pairs table (:data:`COLUMNS`): the capped train and test pairs with their histories.
 
@@ -188,15 +187,3 @@ def pairs_metrics(pairs: pd.DataFrame, n: int) -> dict[str, object]:
             "history_empty": int((lens == 0).sum()),
         }
     return out
-
-
-FILE = "pairs.parquet"
-
-
-def read_pairs(folder: str | Path) -> pd.DataFrame:
-    """The lrrecsys_pairs stage's table, with ``history`` as lists of item ids."""
-    from explainrec.io import read_table
-
-    df = read_table(Path(folder) / FILE, "LR-Recsys pairs", "the lrrecsys_pairs stage", tuple(COLUMNS))
-    df["history"] = [list(map(str, h)) for h in df["history"]]
-    return df

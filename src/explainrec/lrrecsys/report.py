@@ -1,4 +1,4 @@
-"""The LR-Recsys summary: every run in the layout of paper 003's Table 6, the paper's Amazon Movie
+"""The LR-Recsys runs_summary: every run in the layout of paper 003's Table 6, the paper's Amazon Movie
 figures beside ours for scale, paired tests over seeds, and the learning-efficiency curve (Table 3).
 
 The paper's rows are its Amazon Movie column (Tables 2-6: the closest to the default
@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from explainrec.config import check_int, check_path
-from explainrec.lrrecsys.train import paired_seed_test
+from explainrec.core.config import check_int, check_path
+from explainrec.core.recommender.train import paired_seed_test
 
 METRICS = ("rmse", "mae", "auc")
 #: paper 003, Amazon Movie: (RMSE, MAE, AUC) means, by the table row that matches a run
@@ -36,7 +36,7 @@ PAPER_BEST_BASELINE = ("PETER", (0.2099, 0.1770, 0.7226))
 
 
 @dataclass(frozen=True)
-class ReportConfig:
+class LRRecsysReportConfig:
     """``lrrecsys.report``: the run the others are tested against, which ones, keyword sizes."""
 
     baseline: str = "lr_recsys"
@@ -59,7 +59,7 @@ def _cell(m: Mapping[str, Any] | None) -> str:
     return f"{m['mean']:.4f} ({m['std']:.4f})"
 
 
-def table_markdown(runs: Mapping[str, Mapping[str, Any]], machine: str) -> str:
+def runs_table_markdown(runs: Mapping[str, Mapping[str, Any]], machine: str) -> str:
     """Every run as a row: RMSE, MAE ([0, 1]), AUC as mean (std) over seeds, the 1-5 scale, the
     paper's Amazon Movie row beside it."""
     any_run = next(iter(runs.values()))
@@ -83,7 +83,7 @@ def table_markdown(runs: Mapping[str, Mapping[str, Any]], machine: str) -> str:
     return "\n".join(lines)
 
 
-def paired_tests(runs: Mapping[str, Mapping[str, Any]], config: ReportConfig) -> dict[str, Any]:
+def paired_tests(runs: Mapping[str, Mapping[str, Any]], config: LRRecsysReportConfig) -> dict[str, Any]:
     """``baseline - other`` per metric over the shared seeds (paired t-test)."""
     base = runs[config.baseline]
     out: dict[str, Any] = {}
@@ -131,7 +131,7 @@ def efficiency_curve(runs: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("train_percent").drop_duplicates("train_percent").reset_index(drop=True)
 
 
-def summary(runs: Mapping[str, Mapping[str, Any]], tests: Mapping[str, Any], order: Sequence[str]) -> dict[str, Any]:
+def runs_summary(runs: Mapping[str, Mapping[str, Any]], tests: Mapping[str, Any], order: Sequence[str]) -> dict[str, Any]:
     """What metrics/lrrecsys_summary.json holds: each run's means and stds, and the paired tests."""
     return {"runs": {n: {k: {"mean": runs[n][k]["mean"], "std": runs[n][k]["std"]}
                          for k in (*METRICS, "rmse_5", "mae_5")} for n in order},

@@ -22,12 +22,12 @@ from typing import Any
 
 import pandas as pd
 
-from explainrec.config import check_bool, check_int
-from explainrec.errors import InputError
+from explainrec.core.config import check_bool, check_int
+from explainrec.core.errors import InputError
+from explainrec.core.seeding import stable_rng
+from explainrec.core.text import truncate
 from explainrec.llm import LLM, ChatRequest
 from explainrec.profiles.prompts import SYSTEM, agg_prompt, init_item_prompt, init_user_prompt
-from explainrec.seeding import stable_rng
-from explainrec.text import truncate
 
 NO_INFORMATION = "Nothing is known about this item: it has no title, description, categories or reviews."
 USER_ATTRIBUTES = ("age", "gender", "occupation")

@@ -46,7 +46,7 @@ SOURCES = ("item", "review")
 def aspect_request(text: str, n: int, max_new_tokens: int, source: str = "item") -> ChatRequest:
     """Ask for ``n`` keywords (genre, mood, theme ...) of the item described by ``text``
     (``source="item"``), or of the item as the review in ``text`` sees it (``"review"``), comma-separated."""
-    from explainrec.config import check_choice
+    from explainrec.core.config import check_choice
 
     check_choice(source, "source", SOURCES)
     ask = ("Describe this item with" if source == "item"

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from explainrec.config import check_bool, check_choice, check_int, check_number, from_section
-from explainrec.errors import ParamError
+from explainrec.core.config import check_bool, check_choice, check_int, check_number, from_section
+from explainrec.core.errors import ParamError
 
 #: how explanations become the recommender's E_pos / E_neg vectors
 ENCODERS = ("sentence", "autoencoder")
@@ -25,7 +25,7 @@ TEMPLATES = ("app_a1", "lrrecsys")
 
 
 @dataclass(frozen=True)
-class ExplainerConfig:
+class RecPIEExplainerConfig:
     """``recpie.explainer``: the LoRA adapter on the local LLM and its greedy generation.
 
     ``max_new_tokens`` caps one explanation (generation also stops at its sentence's end; the
@@ -133,7 +133,7 @@ class RecPIEConfig:
     aspects: int = 3
     aspect_max_new_tokens: int = 24
     rl_on_last_round: bool = False
-    explainer: ExplainerConfig = field(default_factory=ExplainerConfig)
+    explainer: RecPIEExplainerConfig = field(default_factory=RecPIEExplainerConfig)
     rl: RLConfig = field(default_factory=RLConfig)
 
     def __post_init__(self) -> None:
@@ -146,7 +146,7 @@ class RecPIEConfig:
         check_int(self.aspects, "aspects", 0)
         check_int(self.aspect_max_new_tokens, "aspect_max_new_tokens")
         check_bool(self.rl_on_last_round, "rl_on_last_round")
-        object.__setattr__(self, "explainer", _nested(self.explainer, ExplainerConfig, "explainer"))
+        object.__setattr__(self, "explainer", _nested(self.explainer, RecPIEExplainerConfig, "explainer"))
         object.__setattr__(self, "rl", _nested(self.rl, RLConfig, "rl"))
 
     def fingerprint(self) -> dict[str, Any]:

@@ -6,7 +6,7 @@ provided profile of the past products the user purchased, and the profile of the
 product. Answer with exactly one sentence in the following format: 'The user purchased (or did
 not purchase) this product because the user ... and the product ...'.", in the dataset's domain
 words, followed by the history's item profiles and the candidate's profile) or with LR-Recsys's
-prompts (``template: lrrecsys``, :mod:`explainrec.lrrecsys.prompts`, "consumer" replaced by
+prompts (``template: lrrecsys``, :mod:`explainrec.core.domain_prompts`, "consumer" replaced by
 ``person``), and writes one positive and one negative explanation per pair, each opening with
 the format's words. The user turn starts with the consumer's reserved token, where
 :class:`~explainrec.recpie.soft_prompt.SoftPrompt` puts ``proj(E_c[user])``.
@@ -30,9 +30,9 @@ from typing import Any
 
 import torch
 
+from explainrec.core.domain_prompts import Domain, answer_opening, opening, user_message
 from explainrec.llm.types import ChatRequest
-from explainrec.lrrecsys.prompts import Domain, answer_opening, opening, user_message
-from explainrec.recpie.config import ExplainerConfig
+from explainrec.recpie.config import RecPIEExplainerConfig
 from explainrec.recpie.soft_prompt import SoftPrompt, add_user_tokens, user_token
 
 STATE_FILE = "explainer.pt"
@@ -80,15 +80,15 @@ class Explainer:
         self.soft_prompt.load_state_dict({k[12:]: v for k, v in state.items() if k.startswith("soft_prompt.")})
 
 
-def build_explainer(backend: Any, n_users: int, dim: int, config: ExplainerConfig, seed: int) -> Explainer:
+def build_explainer(backend: Any, n_users: int, dim: int, config: RecPIEExplainerConfig, seed: int) -> Explainer:
     """Add the user tokens to ``backend``'s model, freeze it, wrap it with a fresh LoRA adapter
     (seeded; B = 0, so it starts as the base model) and hook a zero soft prompt of width ``dim``
     into it. peft injects the LoRA layers into the model's own modules, so the backend's
     decoding runs the explainer as it stands."""
     from peft import LoraConfig, get_peft_model
 
-    from explainrec.errors import ParamError
-    from explainrec.xrec.inject import freeze
+    from explainrec.core.errors import ParamError
+    from explainrec.core.frozen import freeze
 
     model, tokenizer = backend.model, backend.tokenizer
     ids = add_user_tokens(tokenizer, model, n_users)
@@ -132,7 +132,7 @@ def app_a1_message(domain: Domain, positive: bool, history: Sequence[str], candi
 
 
 def explanation_request(history: Sequence[str], candidate: str, user: int, positive: bool, domain: Domain,
-                        style: str, prompt: str, config: ExplainerConfig) -> ChatRequest:
+                        style: str, prompt: str, config: RecPIEExplainerConfig) -> ChatRequest:
     """The prompt for one explanation (``config.template``: App. A.1's, or LR-Recsys's ``style`` and
     ``prompt``), the consumer's reserved token first in the user turn, the answer opened with the
     format's words."""

@@ -42,22 +42,26 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from explainrec.errors import ExplainrecError, InputError
-from explainrec.io import atomic_dir, write_json, write_parquet
-from explainrec.lrrecsys.experiment import encode_pairs
-from explainrec.lrrecsys.model import Inputs, ModelConfig
-from explainrec.lrrecsys.prompts import Domain
-from explainrec.lrrecsys.train import TrainConfig, predict, regression_metrics, targets
+from explainrec.core.errors import ExplainrecError, InputError
+from explainrec.core.io import atomic_dir, write_json, write_parquet
+from explainrec.core.recommender.encoded import encode_pairs
+from explainrec.core.recommender.model import Inputs, ModelConfig
+from explainrec.core.domain_prompts import Domain
+from explainrec.core.recommender.train import TrainConfig, predict, regression_metrics, targets
 from explainrec.recpie import explainer as ex
 from explainrec.recpie.aspects import aspect_texts, coverage, derive_aspects
 from explainrec.recpie.config import RecPIEConfig
 from explainrec.recpie.recommender import (TextEmbedder, fit_recommender, load_state, save_recommender, user_table,
                                            validation_rows, weight_change, with_explanations)
+from explainrec.core.seeding import stable_rng
 from explainrec.recpie.rl import grpo_update, reward
-from explainrec.seeding import stable_rng
 
 ROUND_METRICS, EXPLANATIONS_FILE, AUTOENCODER_DIR = "metrics.json", "explanations.parquet", "autoencoder"
-#: the name of the RL step's checkpoints (explainrec.checkpoints; see explainrec.recpie.rl)
+#: a round's test predictions (pair_id, rating, prediction), kept in its state folder for the result's table
+PREDICTIONS_FILE = "predictions.parquet"
+#: the columns of :attr:`RecPIEResult.predictions`
+PREDICTION_COLUMNS = ("pair_id", "rating", "prediction_round_0", "prediction_last")
+#: the name of the RL step's checkpoints (explainrec.core.checkpoints; see explainrec.recpie.rl)
 GRPO_CHECKPOINT = "recpie_grpo"
 
 
@@ -84,11 +88,14 @@ class RecPIEResult:
     aspects: dict[str, list[str]]  # {test pair_id: aspect terms}
     state: Path
     aspect_sources: dict[str, int] | None = None  # how many test pairs' aspects came from a review / the item text
+    # the test pairs' ratings (1..5) and the recommender's predictions of round 0 and of the last round, on the
+    # rating scale (1 + 4 y_hat): :data:`PREDICTION_COLUMNS`, one row per test pair, in table order
+    predictions: pd.DataFrame | None = None
 
 
 def cap(pairs: pd.DataFrame, config: RecPIEConfig, seed: int) -> pd.DataFrame:
     """The seeded ``max_train_pairs`` / ``max_test_pairs`` subsets, in table order."""
-    from explainrec.cpeg.negatives import cap_pairs
+    from explainrec.core.sampling import cap_pairs
 
     parts = [cap_pairs(pairs[pairs["split"] == s], n, seed, f"recpie-{s}")
              for s, n in (("train", config.max_train_pairs), ("test", config.max_test_pairs))]
@@ -125,9 +132,10 @@ def _requests(data: RecPIEData, pairs: pd.DataFrame, users: np.ndarray, config: 
 
 
 def _complete(folder: Path, needs_rl: bool) -> dict[str, Any] | None:
-    """The round's metrics when its folder is complete (and holds the RL step it needs now)."""
+    """The round's metrics when its folder is complete (and holds the RL step it needs now); a folder
+    of an older run without the round's test predictions is not complete."""
     path = folder / ROUND_METRICS
-    if not path.exists():
+    if not path.exists() or not (folder / PREDICTIONS_FILE).exists():
         return None
     m = json.loads(path.read_text())
     return m if (m.get("rl_steps", 0) > 0 or not needs_rl) else None
@@ -182,7 +190,7 @@ def run_recpie(data: RecPIEData, backend: Any, embedder: TextEmbedder,
         if previous is not None:
             explainer.load(previous)
         if config.encoder == "autoencoder" and r > 0:
-            from explainrec.lrrecsys.autoencoder import load_autoencoder
+            from explainrec.core.recommender.autoencoder import load_autoencoder
 
             embedder.autoencoder = load_autoencoder(root / "round_0" / AUTOENCODER_DIR)
         before = load_state(previous) if previous is not None else None
@@ -195,10 +203,11 @@ def run_recpie(data: RecPIEData, backend: Any, embedder: TextEmbedder,
             explainer.save(tmp)
             save_recommender(m.pop("_model"), tmp)
             if config.encoder == "autoencoder" and r == 0:
-                from explainrec.lrrecsys.autoencoder import save_autoencoder
+                from explainrec.core.recommender.autoencoder import save_autoencoder
 
                 save_autoencoder(embedder.autoencoder, tmp / AUTOENCODER_DIR)
             write_parquet(m.pop("_explanations"), tmp / EXPLANATIONS_FILE)
+            write_parquet(m.pop("_predictions"), tmp / PREDICTIONS_FILE)
             write_json(tmp / ROUND_METRICS, m)
         rounds.append(m)
         previous = folder
@@ -206,7 +215,18 @@ def run_recpie(data: RecPIEData, backend: Any, embedder: TextEmbedder,
     bar.close()
     last = pd.read_parquet(previous / EXPLANATIONS_FILE) if previous is not None else pd.DataFrame()
     counts = {s: sum(v[0] == s for v in sources.values()) for s in ("review", "item")} if aspects else None
-    return RecPIEResult(rounds, last[["pair_id", "split", "positive", "negative"]], aspects, root, counts)
+    return RecPIEResult(rounds, last[["pair_id", "split", "positive", "negative"]], aspects, root, counts,
+                        round_predictions(root / "round_0", previous) if previous is not None else None)
+
+
+def round_predictions(first: Path, last: Path) -> pd.DataFrame:
+    """The test pairs' table of :data:`PREDICTION_COLUMNS` from two round folders (round 0's and the last)."""
+    a, b = (pd.read_parquet(f / PREDICTIONS_FILE) for f in (first, last))
+    if list(a["pair_id"]) != list(b["pair_id"]):
+        raise ExplainrecError(f"recpie: {first.name} and {last.name} of {first.parent} predict different test pairs")
+    return pd.DataFrame({"pair_id": a["pair_id"].astype(str), "rating": a["rating"].astype(float),
+                         "prediction_round_0": a["prediction"].astype(float),
+                         "prediction_last": b["prediction"].astype(float)})
 
 
 def _run_round(r: int, explainer: ex.Explainer, embedder: TextEmbedder, requests: dict[bool, list[Any]],
@@ -278,6 +298,9 @@ def _run_round(r: int, explainer: ex.Explainer, embedder: TextEmbedder, requests
                     "rl": round(time.perf_counter() - t0 - t_explain - t_rec, 2),
                     "total": round(time.perf_counter() - t0, 2)},
         "_model": rec,
+        "_predictions": pd.DataFrame({"pair_id": list(enc.test_ids),
+                                      "rating": np.asarray(enc.test_ratings, dtype=np.float64),
+                                      "prediction": 1 + 4 * np.asarray(y_test, dtype=np.float64)}),
         "_explanations": pd.DataFrame({"pair_id": pairs["pair_id"].astype(str), "split": pairs["split"],
                                        "positive": texts[True], "negative": texts[False],
                                        "positive_raw": raw[True], "negative_raw": raw[False]}),
@@ -335,3 +358,31 @@ def summary(result: RecPIEResult, config: RecPIEConfig) -> dict[str, Any]:
                              if config.rl.num_iterations > 1 else
                              "trl GRPOTrainer with one optimiser step per generation batch: a plain policy "
                              "gradient, the clip never acts (see explainrec.recpie.rl)")}
+
+
+#: the per-round columns of ``rounds.csv`` (the report's and ``dvc plots``' recpie_rounds table)
+ROUND_COLUMNS = ("round", "rmse", "mae", "rmse_5", "mae_5", "reward", "kl", "coverage", "rl_reward", "best_epoch",
+                 "recommender_change", "rl_clip_ratio")
+
+
+def write_outputs(result: RecPIEResult, metrics: dict[str, Any], folder: str | Path, live: Any = None) -> None:
+    """The recpie stage's output folder: the explanations, the per-pair predictions of round 0 and
+    the last round (the report's paired bootstrap of RMSE), the aspect terms, and ``rounds.csv``
+    (``metrics``' rounds). ``live`` gets every round's GRPO log as curves (rounds a rerun found
+    done included), steps numbered on across rounds."""
+    import csv
+
+    from explainrec.core.io import write_parquet
+    from explainrec.recpie.rl import log_rl_steps
+
+    folder = Path(folder)
+    step = 1
+    for r in result.rounds:
+        step = log_rl_steps(live, r.get("rl_log") or [], step, {"rl/round": r["round"]})
+    write_parquet(result.explanations, folder / "explanations.parquet")
+    write_parquet(result.predictions, folder / "predictions.parquet")
+    (folder / "aspects.json").write_text(json.dumps(result.aspects, indent=1, sort_keys=True) + "\n")
+    with open(folder / "rounds.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=ROUND_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows({k: ("" if r.get(k) is None else r[k]) for k in ROUND_COLUMNS} for r in metrics["rounds"])

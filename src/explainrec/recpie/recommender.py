@@ -8,7 +8,7 @@ autoencoder fitted once on round 0's train explanations and then kept, so every 
 live in the same space.
 
 Round 0 (and every round without ``warm_start``) fits a fresh model with
-:func:`explainrec.lrrecsys.train.fit`; a warm start passes it the previous round's weights
+:func:`explainrec.core.recommender.train.fit`; a warm start passes it the previous round's weights
 (``initial_state``), which training must then beat on the validation slice. The loop fits every
 round with the same seed, so the validation slice (seeded by it, :func:`validation_rows`) is the
 same train pairs in every round and never trained on: with a slice redrawn per round, most of
@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from explainrec.lrrecsys.model import Inputs, ModelConfig
-from explainrec.lrrecsys.train import TrainConfig
+from explainrec.core.recommender.model import Inputs, ModelConfig
+from explainrec.core.recommender.train import TrainConfig
 
 TASK = "regression"
 
@@ -46,7 +46,7 @@ class TextEmbedder:
 
     def fit_autoencoder(self, texts: Sequence[str]) -> None:
         """Fit LR-Recsys's autoencoder on ``texts`` (round 0's train explanations) and keep it."""
-        from explainrec.lrrecsys.autoencoder import AutoencoderConfig, autoencoder_checkpoint, train_autoencoder
+        from explainrec.core.recommender.autoencoder import AutoencoderConfig, autoencoder_checkpoint, train_autoencoder
 
         config = self.autoencoder_config or AutoencoderConfig()
         self.autoencoder = train_autoencoder(list(texts), config, self.seed, progress=False,
@@ -58,12 +58,12 @@ class TextEmbedder:
         todo = list(dict.fromkeys(t for t in texts if t not in self._memo))
         if todo:
             if self.encoder == "sentence":
-                from explainrec.cpeg.negatives import encode_texts
+                from explainrec.core.encoder import encode_texts
 
                 vecs = encode_texts(self.sentence, todo)
             else:
-                from explainrec.errors import ExplainrecError
-                from explainrec.lrrecsys.autoencoder import embed
+                from explainrec.core.errors import ExplainrecError
+                from explainrec.core.recommender.autoencoder import embed
 
                 if self.autoencoder is None:
                     raise ExplainrecError("recpie: the autoencoder is used before round 0 fitted it")
@@ -76,10 +76,10 @@ class TextEmbedder:
 
 def fit_recommender(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ratings: np.ndarray,
                     n_users: int, n_items: int, seed: int, initial: dict[str, torch.Tensor] | None = None) -> Any:
-    """The regression fit (:class:`explainrec.lrrecsys.train.Fit`: ``model``, ``best_epoch`` (0: the
+    """The regression fit (:class:`explainrec.core.recommender.train.Fit`: ``model``, ``best_epoch`` (0: the
     warm start's weights were kept), ``epochs_run``, losses): LR-Recsys's ``fit``, from its seeded
     initialisation or (warm start) from ``initial``."""
-    from explainrec.lrrecsys.train import fit, fit_checkpoint
+    from explainrec.core.recommender.train import fit, fit_checkpoint
 
     # resumable after a kill (checkpoints under $EXPLAINREC_CACHE/checkpoints, removed when the fit is done)
     checkpoint = fit_checkpoint("recpie_recommender", model_config, train_config, inputs, ratings, TASK, n_users,
@@ -90,9 +90,9 @@ def fit_recommender(model_config: ModelConfig, train_config: TrainConfig, inputs
 
 def validation_rows(n: int, train_config: TrainConfig, seed: int) -> np.ndarray:
     """The rows of ``n`` train samples that :func:`fit_recommender` with ``seed`` holds out for early stopping."""
-    from explainrec.lrrecsys.train import _split
+    from explainrec.core.recommender.train import validation_split
 
-    return _split(n, train_config.val_fraction, seed)[1]
+    return validation_split(n, train_config.val_fraction, seed)[1]
 
 
 def weight_change(before: dict[str, torch.Tensor] | None, model: nn.Module) -> float | None:

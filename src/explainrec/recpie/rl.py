@@ -23,7 +23,7 @@ reserved tokens) acts in its generation and in its log-probability forwards alik
 runs where the model is (CPU, or the GPU a CUDA model sits on).
 
 With a checkpoint name, the step survives a kill: the trainer's ``output_dir`` is a
-:class:`~explainrec.checkpoints.Checkpoint` folder (outside DVC's outputs) keyed on the caller's
+:class:`~explainrec.core.checkpoints.Checkpoint` folder (outside DVC's outputs) keyed on the caller's
 key, the explainer's state before the step, the prompts, the RL settings and the seed, and
 transformers writes a ``checkpoint-<step>`` every ``checkpoint_steps`` generation batches, i.e.
 every ``checkpoint_steps * num_iterations`` optimiser steps, and at the end: only where a
@@ -56,7 +56,7 @@ CHECKPOINT_STEPS = 1
 
 def reward(y: np.ndarray | Sequence[float], y_hat: np.ndarray | Sequence[float]) -> np.ndarray:
     """Eq. 1: ``1 / (1 + |y - y_hat|)`` elementwise (float64; in (0, 1], 1 for an exact prediction)."""
-    from explainrec.errors import ParamError
+    from explainrec.core.errors import ParamError
 
     y, y_hat = np.asarray(y, np.float64), np.asarray(y_hat, np.float64)
     if y.shape != y_hat.shape:
@@ -83,16 +83,20 @@ def grpo_update(explainer: Explainer, dataset: dict[str, list[Any]], reward_fn: 
     keyed on ``checkpoint_key`` (what the caller knows the reward function depends on, e.g. its run
     and round), the explainer's state hash, ``dataset``, ``config``, ``seed`` and the library
     versions; removed when the step ends.
+
+    The per-step log (``rl_log``) becomes curves through :func:`log_rl_steps` once the whole run
+    is done (:func:`explainrec.recpie.loop.write_outputs`), so a rerun after a kill logs the steps
+    of the rounds it found done too.
     """
     import torch
     from datasets import Dataset
     from transformers.trainer_callback import PrinterCallback
     from trl import GRPOConfig
 
-    from explainrec.checkpoints import Checkpoint, fingerprint, last_trainer_checkpoint
-    from explainrec.config import check_int
-    from explainrec.errors import ParamError
-    from explainrec.seeding import deterministic_torch
+    from explainrec.core.checkpoints import Checkpoint, fingerprint, last_trainer_checkpoint
+    from explainrec.core.config import check_int
+    from explainrec.core.errors import ParamError
+    from explainrec.core.seeding import deterministic_torch
 
     if not dataset.get("prompt"):
         raise ParamError("dataset.prompt", "at least one prompt for the RL step", 0)
@@ -155,13 +159,32 @@ def grpo_update(explainer: Explainer, dataset: dict[str, list[Any]], reward_fn: 
         values = [float(e[key]) for e in log if key in e]
         return round(float(np.mean(values)), 6) if values else None
 
+    rl_log = [{k: (round(float(v), 6) if isinstance(v, (int, float)) else v) for k, v in e.items()} for e in log]
     return {"rl_steps": int(trainer.state.global_step), "rl_reward": mean("reward"),
             "rl_reward_std": mean("reward_std"), "rl_kl": mean("kl"),
             "rl_clip_ratio": mean("clip_ratio/region_mean"), "rl_clip_ratio_low": mean("clip_ratio/low_mean"),
             "rl_clip_ratio_high": mean("clip_ratio/high_mean"),
-            "rl_log": [{k: (round(float(v), 6) if isinstance(v, (int, float)) else v) for k, v in e.items()}
-                       for e in log],
+            "rl_log": rl_log,
             "resumed_from_step": int(resume.name.rsplit("-", 1)[1]) if resume is not None else 0}
+
+
+#: trl's per-step log entries drawn as curves, and their names there
+CURVES = {"loss": "rl/loss", "reward": "rl/reward", "reward_std": "rl/reward_std", "kl": "rl/kl",
+          "clip_ratio/region_mean": "rl/clip_ratio"}
+
+
+def log_rl_steps(live: Any, rl_log: Sequence[dict[str, Any]], first_step: int = 1,
+                 extra: dict[str, Any] | None = None) -> int:
+    """Log each entry of a GRPO step's log (``rl_log`` of :func:`grpo_update`) at steps ``first_step``,
+    ``first_step + 1``, ...: ``rl/loss``, ``rl/reward``, ``rl/reward_std``, ``rl/kl``, ``rl/clip_ratio``
+    where the entry has them, and ``extra`` (e.g. the round). Returns the next step; nothing is logged
+    for ``live`` None."""
+    from explainrec.core.curves import log_step
+
+    for k, entry in enumerate(rl_log):
+        values = {name: entry[key] for key, name in CURVES.items() if isinstance(entry.get(key), (int, float))}
+        log_step(live, {**values, **(extra or {})}, first_step + k)
+    return first_step + len(rl_log)
 
 
 def _finished(checkpoint: Any) -> bool:

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from explainrec.errors import ParamError
+from explainrec.core.errors import ParamError
 
 TOKEN = "<recpie_user_{}>"
 
@@ -43,7 +43,7 @@ def add_user_tokens(tokenizer: Any, model: Any, n_users: int) -> list[int]:
     """Add ``<recpie_user_0..n-1>`` to ``tokenizer`` (once) and grow ``model``'s embedding table,
     the new rows set to the mean of the old ones (deterministic; the hook replaces them anyway);
     returns the ids in user order. They must be consecutive, which :class:`SoftPrompt` relies on."""
-    from explainrec.config import check_int
+    from explainrec.core.config import check_int
 
     check_int(n_users, "n_users")
     tokens = [user_token(k) for k in range(n_users)]

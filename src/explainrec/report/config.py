@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from explainrec.config import check_int
-from explainrec.errors import ParamError
+from explainrec.core.config import check_int
+from explainrec.core.errors import ParamError
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from typing import Any
 
 import pandas as pd
 
-from explainrec.errors import InputError, ParamError
-from explainrec.io import read_table
+from explainrec.core.errors import InputError, ParamError
+from explainrec.core.io import read_table
 
 #: the columns of the sample before the methods' explanations
 PAIR_COLUMNS = ("user_id", "item_id", "title", "user_profile", "item_profile", "reference")
@@ -70,10 +70,10 @@ def plot_specs(plots: Any, where: str | Path = "dvc.yaml") -> list[PlotSpec]:
 
 
 def read_plot(spec: PlotSpec) -> pd.DataFrame:
-    """The CSV behind ``spec``, with its columns checked."""
+    """The CSV (or DVCLive's TSV) behind ``spec``, with its columns checked."""
     if not spec.file.exists():
         raise InputError(spec.file, "(file)", f"the CSV of the plot '{spec.name}'; run `dvc repro`")
-    table = pd.read_csv(spec.file)
+    table = pd.read_csv(spec.file, sep="\t" if spec.file.suffix == ".tsv" else ",")
     needed = [spec.x, *spec.y] + ([spec.category] if spec.category else [])
     missing = [c for c in dict.fromkeys(needed) if c not in table.columns]
     if missing:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from explainrec.report.config import ReportConfig
 from explainrec.report.inputs import PAIR_COLUMNS, PlotSpec, read_plot, read_text_table
+from explainrec.report.summary import SummaryRow, row_cells, summary_header
 
 TEMPLATE = "page.html.j2"
 
@@ -40,8 +41,9 @@ def markdown_html(text: str) -> str:
     return md.renderer.render(tokens, md.options, {})
 
 
-def render_page(config: ReportConfig, tables: list[TableSource], plots: list[PlotSpec], sample: pd.DataFrame) -> str:
-    """The whole page as a string."""
+def render_page(config: ReportConfig, tables: list[TableSource], plots: list[PlotSpec], sample: pd.DataFrame,
+                summary: list[SummaryRow] | None = None, confidence: float = 0.95) -> str:
+    """The whole page as a string; ``summary`` (:func:`explainrec.report.summary.summary_rows`) opens it."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     from explainrec.report.charts import plot_svg
@@ -50,15 +52,19 @@ def render_page(config: ReportConfig, tables: list[TableSource], plots: list[Plo
                       keep_trailing_newline=True)
     methods = [c for c in sample.columns if c not in PAIR_COLUMNS]
     return env.get_template(TEMPLATE).render(
-        title=config.title,
+        title=config.title, summary_header=summary_header(confidence),
+        summary=[{**row_cells(r), "note": r.note} for r in summary or []],
         tables=[{"title": t.title, "path": str(t.path), "html": markdown_html(read_text_table(t.path))} for t in tables],
         plots=[{"name": p.name, "svg": plot_svg(p, read_plot(p))} for p in plots],
         methods=methods, pairs=sample.to_dict("records"))
 
 
-def report_metrics(page: str, tables: list[TableSource], plots: list[PlotSpec], sample: pd.DataFrame) -> dict[str, Any]:
-    """What the page holds, for metrics/report.json."""
+def report_metrics(page: str, tables: list[TableSource], plots: list[PlotSpec], sample: pd.DataFrame,
+                   summary: list[SummaryRow] | None = None) -> dict[str, Any]:
+    """What the page holds, for metrics/report.json (the summary's rows keyed by method, flat: the README's
+    summary block reads them)."""
     methods = [c for c in sample.columns if c not in PAIR_COLUMNS]
     return {"tables": len(tables), "plots": len(plots), "pairs": len(sample), "methods": methods,
             "explained_pairs": {m: int((sample[m].astype(str).str.strip() != "").sum()) for m in methods},
+            "summary": {r.key: r.to_dict() for r in summary or []},
             "bytes": len(page.encode())}

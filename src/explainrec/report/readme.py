@@ -38,8 +38,8 @@ from typing import Any
 import click
 import pandas as pd
 
-from explainrec.errors import ExplainrecError
-from explainrec.io import atomic_file
+from explainrec.core.errors import ExplainrecError
+from explainrec.core.io import atomic_file
 
 #: how one regenerates every block
 COMMAND = "python -m explainrec.report.readme"
@@ -741,6 +741,28 @@ def report_page(m: Metrics) -> str:
             + ", ".join(f"{k} ({v} pairs)" for k, v in r["explained_pairs"].items()) + ".")
 
 
+def summary(m: Metrics) -> str:
+    """The report page's summary (one row per method: headline comparison, value, interval, excludes 0).
+
+    The rows the report stage wrote to report.json (RecPIE's interval needs its per-pair predictions,
+    which only the stage reads); from a report.json without them, the same rows computed here from
+    eval_summary.json, lrrecsys_summary.json and recpie.json, RecPIE's without an interval."""
+    from explainrec.core.errors import InputError
+    from explainrec.report.summary import SummaryRow, ordered, summary_markdown, summary_rows
+
+    r = m.json("report.json")
+    written = r.get("summary", None)
+    try:
+        if written:
+            rows = ordered([SummaryRow.from_dict(d, f"{m.label}/report.json") for d in written.values()])
+        else:
+            files = {rel: m.json(rel) for rel in ("eval_summary.json", "lrrecsys_summary.json", "recpie.json")}
+            rows = summary_rows(*(x for rel, d in files.items() for x in (d.data, f"{m.label}/{rel}")))
+    except InputError as e:
+        raise ReadmeError(str(e)) from None
+    return summary_markdown(rows)
+
+
 #: block name -> renderer
 RENDERERS: dict[str, Callable[[Metrics], str]] = {
     "default_run": default_run,
@@ -758,6 +780,7 @@ RENDERERS: dict[str, Callable[[Metrics], str]] = {
     "recpie": recpie,
     "llm_cost": llm_cost,
     "report_page": report_page,
+    "summary": summary,
 }
 
 

@@ -1,7 +1,7 @@
 """Explanations for the test pairs from a (fine-tuned) model.
 
 Every test pair gets its prompt from the pair table (built by
-:func:`explainrec.sft.prompt.build_prompt`, the same user turn the model was trained on) and is generated greedily through
+:func:`explainrec.core.explanation_prompt.build_prompt`, the same user turn the model was trained on) and is generated greedily through
 the project's LLM layer, so prompts are batched and the answers cached by the
 model folder's content hash: a rerun with the same weights generates nothing.
 The table keeps the pair's reference explanation beside the generated one, and
@@ -17,12 +17,12 @@ from typing import Any
 
 import pandas as pd
 
-from explainrec.errors import InputError
-from explainrec.sft.params import GenerateParams
-from explainrec.sft.prompt import chat_request, has_two_openings
+from explainrec.core.errors import InputError
+from explainrec.core.explanation_prompt import chat_request, has_two_openings
+from explainrec.sft.params import SFTGenerateConfig
 
 
-def open_model_llm(model: str | Path, params: GenerateParams, cache_path: str | Path | None = None,
+def open_model_llm(model: str | Path, params: SFTGenerateConfig, cache_path: str | Path | None = None,
                    name: str = "sft", progress: bool = True, use_cache: bool = True) -> Any:
     """An :class:`~explainrec.llm.LLM` on a local model folder, cached under the folder's content hash
     (no cache with ``use_cache`` false, for timing)."""
@@ -52,7 +52,7 @@ def explain_pairs(llm: Any, pairs: pd.DataFrame, max_new_tokens: int = 96) -> pd
 
 
 def run_generate(model: str | Path, profiles: str | Path, targets_dir: str | Path,
-                 out: str | Path, params: GenerateParams, targets: str = "cpeg",
+                 out: str | Path, params: SFTGenerateConfig, targets: str = "cpeg",
                  include_unverified: bool = False, cache_path: str | Path | None = None,
                  progress: bool = True, items: str | Path | None = None,
                  target_form: str = "as_written") -> dict[str, Any]:
@@ -68,7 +68,7 @@ def run_generate(model: str | Path, profiles: str | Path, targets_dir: str | Pat
     """
     import time
 
-    from explainrec.sft.data import load_sft_data
+    from explainrec.core.explanation_pairs import load_sft_data
 
     t0 = time.perf_counter()
     data = load_sft_data(profiles, targets_dir, targets, include_unverified, params.user_layer, params.item_layer,

@@ -10,18 +10,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-from explainrec.config import DTYPES, check_bool, check_choice, check_device, check_int, check_layer, check_number
-from explainrec.errors import ParamError
+from explainrec.core.config import DTYPES, check_bool, check_choice, check_device, check_int, check_number
+from explainrec.core.errors import ParamError
+from explainrec.core.explanation_pairs import PairSource
 
 T = TypeVar("T")
-#: where the SFT targets come from; each is a stage whose folder ``data/<name>`` holds TARGETS_FILE
-TARGETS = ("cpeg", "reference")
-#: the targets table both stages write and SFT reads, and the columns it reads
-TARGETS_FILE = "explanations.parquet"
-TARGET_COLUMNS = ("split", "user_id", "item_id", "explanation", "verified")
 METHODS = ("lora", "full")
-#: how SFT targets are put in shape (explainrec.sft.prompt.normalise_target)
-TARGET_FORMS = ("as_written", "fig4")
 #: learning rate used when ``learning_rate`` is null: for LoRA 1e-3, which beat the usual 2e-4 by 0.07
 #: BERTScore-F1 on XRec's amazon table at the default 64 pairs (bench/reference_table.py, README);
 #: the paper's 1e-5 for full fine-tuning
@@ -29,8 +23,8 @@ DEFAULT_LR = {"lora": 1e-3, "full": 1e-5}
 
 
 @dataclass(frozen=True)
-class SFTParams:
-    """The ``sft`` section of params.yaml (built with :func:`explainrec.config.from_section`).
+class SFTTrainConfig:
+    """The ``sft`` section of params.yaml (built with :func:`explainrec.core.config.from_section`).
 
     ``base_model`` is read by the assets stage, which materialises it; the rest by
     the sft, generate and ablation stages.
@@ -56,13 +50,13 @@ class SFTParams:
     eval_on_start: bool = True  # also measure the test loss before training
     targets: str = "cpeg"  # cpeg | reference
     include_unverified: bool = True
-    target_form: str = "as_written"  # as_written | fig4 (explainrec.sft.prompt.normalise_target)
+    target_form: str = "as_written"  # as_written | fig4 (explainrec.core.explanation_prompt.normalise_target)
     item_title: bool = True  # the item's title and categories in the prompt; false: Fig. 4's, profiles only
     user_layer: int = -1
     item_layer: int = -1
     threads: int = 0  # torch CPU threads; 0 = all cores
     # save a resumable checkpoint (weights, optimiser, RNG) every this many optimiser steps and at the end,
-    # outside DVC's outputs ($EXPLAINREC_CACHE/checkpoints, explainrec.checkpoints); a rerun after a kill
+    # outside DVC's outputs ($EXPLAINREC_CACHE/checkpoints, explainrec.core.checkpoints); a rerun after a kill
     # continues from the last one. 0: no checkpoints
     checkpoint_steps: int = 2
 
@@ -70,6 +64,11 @@ class SFTParams:
         """The items (a table's path, or its names) whose titles go into the prompts: ``items``,
         or None with ``item_title`` off."""
         return items if self.item_title else None
+
+    @property
+    def pair_source(self) -> PairSource:
+        """The keys XRec shares with SFT: where the pairs and their targets come from."""
+        return PairSource(self.targets, self.include_unverified, self.target_form, self.user_layer, self.item_layer)
 
     @property
     def lr(self) -> float:
@@ -85,15 +84,12 @@ class SFTParams:
         if not isinstance(self.base_model, str) or not self.base_model:
             raise ParamError("base_model", "bundled:smollm2-135m, a local model folder or a hub id", self.base_model)
         check_choice(self.method, "method", METHODS)
-        check_choice(self.targets, "targets", TARGETS)
-        check_choice(self.target_form, "target_form", TARGET_FORMS)
         check_bool(self.item_title, "item_title")
+        _ = self.pair_source  # checks targets, include_unverified, target_form and the layers
         for key in ("lora_r", "lora_alpha", "batch_size", "grad_accum", "eval_batch_size", "max_length", "logging_steps"):
             check_int(getattr(self, key), key)
         for key in ("max_train_pairs", "max_eval_pairs"):
             check_int(getattr(self, key), key, none_ok=True, expected="a positive integer, or null for all pairs")
-        check_layer(self.user_layer, "user_layer")
-        check_layer(self.item_layer, "item_layer")
         check_int(self.threads, "threads", 0)
         check_int(self.checkpoint_steps, "checkpoint_steps", 0,
                   expected="an integer >= 0 (optimiser steps between checkpoints; 0: none)")
@@ -112,8 +108,8 @@ class SFTParams:
 
 
 @dataclass(frozen=True)
-class GenerateParams:
-    """The ``generate`` section of params.yaml (built with :func:`explainrec.config.from_section`)."""
+class SFTGenerateConfig:
+    """The ``generate`` section of params.yaml (built with :func:`explainrec.core.config.from_section`)."""
 
     max_new_tokens: int = 96
     batch_size: int = 32
@@ -129,8 +125,6 @@ class GenerateParams:
     def __post_init__(self) -> None:
         for key in ("max_new_tokens", "batch_size"):
             check_int(getattr(self, key), key)
-        check_layer(self.user_layer, "user_layer")
-        check_layer(self.item_layer, "item_layer")
         check_int(self.threads, "threads", 0)
         check_choice(self.dtype, "dtype", DTYPES)
         check_device(self.device)

@@ -2,7 +2,7 @@
 
 trl's ``SFTTrainer`` on a prompt-completion dataset: the prompt is the Fig. 4
 user turn rendered with the base model's chat template, the completion the
-normalised target explanation (see :mod:`explainrec.sft.prompt`), and the
+normalised target explanation (see :mod:`explainrec.core.explanation_prompt`), and the
 token-level cross-entropy is computed on the completion only (trl's
 ``completion_only_loss``; prompt tokens carry the label -100).
 
@@ -13,20 +13,25 @@ result is a plain transformers folder that ``AutoModelForCausalLM`` and the
 project's LLM layer load like any other model.
 
 Checkpoints (``checkpoint_steps``): the trainer's ``output_dir`` is the training's
-:class:`~explainrec.checkpoints.Checkpoint` folder, outside DVC's outputs, keyed on
+:class:`~explainrec.core.checkpoints.Checkpoint` folder, outside DVC's outputs, keyed on
 the pairs, the params, the seed and the base model folder's content. Every
 ``checkpoint_steps`` optimiser steps and at the end, transformers writes a
 ``checkpoint-<step>`` (adapter or weights, optimiser, scheduler, RNG states,
 trainer state; the newest kept). A rerun after a kill resumes from the newest
-complete one (:func:`~explainrec.checkpoints.last_trainer_checkpoint`) and ends
-with the same weights and loss rows as an uninterrupted run; the checkpoints are
-removed once ``model/`` and ``loss.csv`` are written.
+complete one (:func:`~explainrec.core.checkpoints.last_trainer_checkpoint`) and ends
+with the same weights and logged losses as an uninterrupted run; the checkpoints are
+removed once ``model/`` is written.
+
+Curves: given a :class:`dvclive.Live` (``live``, see :mod:`explainrec.core.curves`), transformers'
+``DVCLiveCallback`` logs every entry of the trainer's log (the training loss as ``loss``, ``eval/loss``,
+``grad_norm``, ``learning_rate``, ``epoch``, ...) at the trainer's global step (the run's closing summary
+entry left out); a resumed run first logs the entries its
+checkpoint carries, so the curves are those of an uninterrupted run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import math
 import os
@@ -38,9 +43,9 @@ from typing import Any
 
 import pandas as pd
 
-from explainrec.errors import LLMUnavailable, ParamError
+from explainrec.core.errors import LLMUnavailable, ParamError
 from explainrec.llm.machine import machine_facts
-from explainrec.sft.params import SFTParams
+from explainrec.sft.params import SFTTrainConfig
 
 #: the checkpoint name of the sft stage (an ablation's fine-tune passes its own)
 CHECKPOINT_NAME = "sft"
@@ -56,8 +61,8 @@ def to_trl_dataset(pairs: pd.DataFrame, tokenizer: Any) -> Any:
     """
     from datasets import Dataset
 
+    from explainrec.core.explanation_prompt import prompt_messages
     from explainrec.llm.render import plain_prompt
-    from explainrec.sft.prompt import prompt_messages
 
     if getattr(tokenizer, "chat_template", None):
         prompts = [prompt_messages(p) for p in pairs["prompt"]]
@@ -89,9 +94,11 @@ def load_base(base: str | Path) -> tuple[Any, Any]:
     return tok, model
 
 
-def make_trainer(train: pd.DataFrame, test: pd.DataFrame | None, base: str | Path, params: SFTParams, seed: int,
-                 work_dir: str | Path, progress: bool = False, resume: str | Path | None = None) -> Any:
-    """A ready ``SFTTrainer`` (model, tokenised datasets, LoRA when ``params.method == 'lora'``).
+def make_trainer(train: pd.DataFrame, test: pd.DataFrame | None, base: str | Path, params: SFTTrainConfig, seed: int,
+                 work_dir: str | Path, progress: bool = False, resume: str | Path | None = None,
+                 live: Any = None) -> Any:
+    """A ready ``SFTTrainer`` (model, tokenised datasets, LoRA when ``params.method == 'lora'``); with
+    ``live`` (a :class:`dvclive.Live`) its curves go there (:func:`curves_callback`).
 
     With ``params.checkpoint_steps`` it saves ``checkpoint-<step>`` folders in ``work_dir``; ``resume``
     is the checkpoint that ``trainer.train(resume_from_checkpoint=...)`` will continue from (the loss
@@ -102,16 +109,16 @@ def make_trainer(train: pd.DataFrame, test: pd.DataFrame | None, base: str | Pat
 
     if params.threads:
         torch.set_num_threads(params.threads)
-    from explainrec.seeding import deterministic_torch
+    from explainrec.core.seeding import deterministic_torch
 
     deterministic_torch()
     set_seed(seed)  # before the model exists: LoRA's initial weights depend on it
     tok, model = load_base(base)
     cuda = torch.cuda.is_available()
     has_eval = test is not None and len(test) > 0
-    from explainrec.launch import world_size
+    from explainrec.core.launch import world_size
 
-    world = world_size()  # processes started by `accelerate launch` (explainrec.launch); 1 without
+    world = world_size()  # processes started by `accelerate launch` (explainrec.core.launch); 1 without
     if params.batch_size % world:
         raise ParamError("launch.processes", f"a divisor of sft.batch_size ({params.batch_size}): each process "
                          "takes an equal share of the batch", world)
@@ -169,6 +176,8 @@ def make_trainer(train: pd.DataFrame, test: pd.DataFrame | None, base: str | Pat
     if params.checkpoint_steps:
         for callback in _resume_callbacks(trainer, resume):
             trainer.add_callback(callback)
+    if live is not None:
+        trainer.add_callback(curves_callback(live))  # report_to stays "none": the callback is passed explicitly
     return trainer
 
 
@@ -226,6 +235,48 @@ def _resume_callbacks(trainer: Any, resume: str | Path | None) -> list[Any]:
     return [carry, SFTSaveAfterEpochEnd()]
 
 
+def curves_callback(live: Any) -> Any:
+    """transformers' ``DVCLiveCallback`` on ``live``, logging at the trainer's global step (the callback
+    counts log calls, so an evaluation and a loss logged at one step would land on two) and without
+    ``TrainingArguments`` (their temporary folders change every run; the stage's params are in params.yaml).
+    On a resumed run the entries of the restored log come first."""
+    from transformers.integrations import DVCLiveCallback
+
+    class StepDVCLiveCallback(DVCLiveCallback):
+        def __init__(self, live: Any) -> None:
+            super().__init__(live=live)
+            self._logged = 0  # entries of the trainer's log_history logged so far
+
+        def setup(self, args: Any, state: Any, model: Any) -> None:
+            self._initialized = True
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+            super().on_train_begin(args, state, control, model, **kwargs)
+            self.replay(args, state, control)
+
+        def replay(self, args: Any, state: Any, control: Any) -> None:
+            """Log the entries of ``state.log_history`` not logged yet (a resumed or restored run's)."""
+            for entry in state.log_history[self._logged:]:
+                self._log(args, state, control, entry)
+
+        def on_log(self, args: Any, state: Any, control: Any, model: Any = None, logs: Any = None,
+                   **kwargs: Any) -> None:
+            if not self._initialized:
+                self.setup(args, state, model)
+            self.replay(args, state, control)  # (the entry of this call is in log_history already)
+
+        def _log(self, args: Any, state: Any, control: Any, entry: dict[str, Any]) -> None:
+            self._logged += 1
+            if not state.is_world_process_zero or "train_runtime" in entry:  # (the run's summary: not a curve point)
+                return
+            if not self._initialized:
+                self.setup(args, state, None)
+            self.live.step = int(entry.get("step", state.global_step))
+            super().on_log(args, state, control, logs={k: v for k, v in entry.items() if k != "step"})
+
+    return StepDVCLiveCallback(live=live)
+
+
 def loss_rows(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per logged step: ``step, epoch, train_loss, eval_loss`` (empty where not logged).
 
@@ -246,13 +297,6 @@ def loss_rows(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [rows[s] for s in sorted(rows)]
 
 
-def write_loss_csv(rows: list[dict[str, Any]], path: str | Path) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["step", "epoch", "train_loss", "eval_loss"])
-        w.writeheader()
-        w.writerows(rows)
-
-
 def save_model(trainer: Any, folder: Path) -> None:
     """Save a plain transformers folder: LoRA merged into the weights, plus the tokenizer."""
     from peft import PeftModel
@@ -264,9 +308,9 @@ def save_model(trainer: Any, folder: Path) -> None:
     trainer.processing_class.save_pretrained(folder)
 
 
-def sft_checkpoint(name: str, train: pd.DataFrame, test: pd.DataFrame | None, base: str | Path, params: SFTParams,
+def sft_checkpoint(name: str, train: pd.DataFrame, test: pd.DataFrame | None, base: str | Path, params: SFTTrainConfig,
                    seed: int) -> Any:
-    """The :class:`~explainrec.checkpoints.Checkpoint` of a fine-tune: ``name``, keyed on the pairs' text,
+    """The :class:`~explainrec.core.checkpoints.Checkpoint` of a fine-tune: ``name``, keyed on the pairs' text,
     every param but ``checkpoint_steps`` (a new save period may go on from an older checkpoint), the
     seed, the base model folder's content, the number of processes and the library versions."""
     import peft
@@ -275,8 +319,8 @@ def sft_checkpoint(name: str, train: pd.DataFrame, test: pd.DataFrame | None, ba
     import trl
 
     from explainrec.assets.models import folder_identity
-    from explainrec.checkpoints import Checkpoint, fingerprint
-    from explainrec.launch import world_size
+    from explainrec.core.checkpoints import Checkpoint, fingerprint
+    from explainrec.core.launch import world_size
 
     def texts(pairs: pd.DataFrame | None) -> list[list[str]]:
         return [] if pairs is None else [[str(p), str(t)] for p, t in zip(pairs["prompt"], pairs["target"])]
@@ -290,22 +334,23 @@ def sft_checkpoint(name: str, train: pd.DataFrame, test: pd.DataFrame | None, ba
 
 
 def train_sft(train: pd.DataFrame, test: pd.DataFrame | None, base: str | Path, out: str | Path,
-              params: SFTParams, seed: int, progress: bool = False, checkpoint: str | None = CHECKPOINT_NAME,
-              keep_checkpoint: bool = False) -> dict[str, Any]:
+              params: SFTTrainConfig, seed: int, progress: bool = False, checkpoint: str | None = CHECKPOINT_NAME,
+              keep_checkpoint: bool = False, live: Any = None) -> dict[str, Any]:
     """Fine-tune ``base`` on the pair table ``train`` (columns ``prompt``, ``target``),
     evaluating the loss on ``test`` (before training and after each epoch).
 
-    Writes ``out/model/`` (plain, merged transformers folder) and ``out/loss.csv``;
-    returns the metrics. With ``params.checkpoint_steps`` the trainer's folder is the
+    Writes ``out/model/`` (plain, merged transformers folder); returns the metrics. With ``live``
+    (a :class:`dvclive.Live`, see :mod:`explainrec.core.curves`) the trainer's log goes there per step.
+    With ``params.checkpoint_steps`` the trainer's folder is the
     checkpoint ``checkpoint`` (a name, see :func:`sft_checkpoint`): an earlier run of the
     same training that was killed is resumed from its newest complete checkpoint
     (``resumed_from_step`` in the metrics, 0 when it starts afresh), and the checkpoints
     are removed once the outputs are written, unless ``keep_checkpoint``: the
-    :class:`~explainrec.checkpoints.Checkpoint` is then returned under ``_checkpoint`` for
+    :class:`~explainrec.core.checkpoints.Checkpoint` is then returned under ``_checkpoint`` for
     the caller to clear. Otherwise the trainer's folder is a deleted temporary one.
     """
-    from explainrec.checkpoints import last_trainer_checkpoint
-    from explainrec.launch import is_main, world_size
+    from explainrec.core.checkpoints import last_trainer_checkpoint
+    from explainrec.core.launch import is_main, world_size
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -322,7 +367,7 @@ def train_sft(train: pd.DataFrame, test: pd.DataFrame | None, base: str | Path, 
             work, resume = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sft-trainer-"))), None
         else:
             work, resume = ckpt.folder, last_trainer_checkpoint(ckpt.folder, world_size(), prune=is_main())
-        trainer = make_trainer(train, test, base, params, seed, work, progress, resume)
+        trainer = make_trainer(train, test, base, params, seed, work, progress, resume, live)
         n_trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
         n_total = sum(p.numel() for p in trainer.model.parameters())
         examples = len(trainer.train_dataset)
@@ -336,9 +381,11 @@ def train_sft(train: pd.DataFrame, test: pd.DataFrame | None, base: str | Path, 
         evaluated = [e["step"] for e in trainer.state.log_history if "eval_loss" in e]
         if eval_examples and (not evaluated or evaluated[-1] != trainer.state.global_step):
             trainer.evaluate()  # a fractional last epoch ends without the per-epoch evaluation
+        for callback in trainer.callback_handler.callbacks:  # a restored run logged nothing: its log goes now
+            if hasattr(callback, "replay"):
+                callback.replay(trainer.args, trainer.state, trainer.control)
         save_model(trainer, out / "model")
     rows = loss_rows(trainer.state.log_history)
-    write_loss_csv(rows, out / "loss.csv")
     train_losses = [r["train_loss"] for r in rows if r["train_loss"] != ""]
     eval_losses = [(r["step"], r["eval_loss"]) for r in rows if r["eval_loss"] != ""]
     metrics: dict[str, Any] = {
@@ -407,17 +454,18 @@ def sample_pairs(pairs: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
 
 
 def run_sft(profiles: str | Path, targets: str | Path, base: str | Path, out: str | Path,
-            params: SFTParams, seed: int, progress: bool = True, items: str | Path | None = None,
-            checkpoint: str | None = CHECKPOINT_NAME, keep_checkpoint: bool = False) -> dict[str, Any]:
+            params: SFTTrainConfig, seed: int, progress: bool = True, items: str | Path | None = None,
+            checkpoint: str | None = CHECKPOINT_NAME, keep_checkpoint: bool = False,
+            live: Any = None) -> dict[str, Any]:
     """The sft stage: build the pairs from the profiles and the targets folder (the stage
     that ``params.targets`` names), with the titles of the ``items`` table in the prompts
     when ``params.item_title`` (no items table: Fig. 4's prompt), sample ``max_train_pairs`` / ``max_eval_pairs`` (seeded),
-    fine-tune ``base`` and write ``out/model/`` and ``out/loss.csv``; return the metrics.
+    fine-tune ``base`` and write ``out/model/``; return the metrics (the curves go to ``live``, when given).
 
     ``out`` should be a temporary folder that the caller renames into place. ``checkpoint`` names the
     training's checkpoints and ``keep_checkpoint`` keeps them (see :func:`train_sft`).
     """
-    from explainrec.sft.data import load_sft_data
+    from explainrec.core.explanation_pairs import load_sft_data
 
     if not progress:
         import datasets
@@ -427,7 +475,7 @@ def run_sft(profiles: str | Path, targets: str | Path, base: str | Path, out: st
                          params.user_layer, params.item_layer, params.item_names(items), params.target_form)
     train = sample_pairs(data.train, params.max_train_pairs, seed)
     test = sample_pairs(data.test, params.max_eval_pairs, seed)
-    metrics = train_sft(train, test, base, out, params, seed, progress, checkpoint, keep_checkpoint)
+    metrics = train_sft(train, test, base, out, params, seed, progress, checkpoint, keep_checkpoint, live)
     metrics.update({"targets": params.targets, "include_unverified": params.include_unverified,
                     "user_layer": params.user_layer, "item_layer": params.item_layer,
                     "train_pairs_available": len(data.train), "test_pairs_available": len(data.test),

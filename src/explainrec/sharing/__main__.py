@@ -32,7 +32,7 @@ def _one_line_errors() -> Iterator[None]:
     """A bad remote, cache or answer: ``error: <first line>`` and exit 1."""
     from dvc.exceptions import DvcException
 
-    from explainrec.errors import ExplainrecError
+    from explainrec.core.errors import ExplainrecError
 
     try:
         yield

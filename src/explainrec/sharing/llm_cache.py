@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from explainrec.errors import InputError
+from explainrec.core.errors import InputError
 from explainrec.llm.cache import ResponseCache, damage_as_error
 
 #: where, under a DVC remote's root, the answers live

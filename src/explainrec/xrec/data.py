@@ -1,7 +1,7 @@
 """XRec's inputs: the zero-shot users, the Fig. 2 prompts, the training targets and the buckets.
 
 * **Pairs.** XRec's train and test pairs are the SFT explainer's
-  (:func:`explainrec.sft.data.load_sft_data`: the same targets file, profiles and
+  (:func:`explainrec.core.explanation_pairs.load_sft_data`: the same targets file, profiles and
   references), so ``evaluate@xrec`` scores XRec against the references the SFT
   explainer is scored against. The train pairs of zero-shot users are dropped.
 * **Targets** (``xrec.explainer.targets``): ``rewrite`` is paper 001's Eq. 14, the LLM's
@@ -9,7 +9,7 @@
   left out); ``cpeg`` and ``reference`` are the targets the SFT explainer learns (the
   CPEG explanations, or the dataset's own reference explanations, e.g. XRec's released
   tables); ``auto`` takes ``rewrite`` when the train pairs have reviews, else ``sft.targets``.
-* **Zero-shot users** (§4.4, :mod:`explainrec.xrec.tokenizer`): never trained on, by LightGCN
+* **Zero-shot users** (§4.4, :mod:`explainrec.xrec.gnn_tables`): never trained on, by LightGCN
   or the adapters; their test pairs form the zero-shot set. ``zero_shot: held_out`` holds a
   seeded share of the users out on purpose; ``test_only`` (XRec's issue #6) takes the users
   who have no interaction in the graph's splits, those that appear only in the test data.
@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from explainrec.config import check_bool, check_choice, check_int
-from explainrec.lrrecsys.prompts import DOMAINS, resolve_domain
+from explainrec.core.config import check_bool, check_choice, check_int
+from explainrec.core.domain_prompts import DOMAINS, resolve_domain
 from explainrec.llm.types import ChatRequest
 from explainrec.xrec.inject import EXPLAIN_TOKEN, ITEM_TOKEN, USER_TOKEN
 
@@ -120,7 +120,7 @@ def resolve_targets(targets: str, sft_targets: str, has_reviews: bool) -> str:
 
 def review_table(splits: str | Path) -> dict[tuple[str, str], str]:
     """``{(user_id, item_id): review}`` of the train split's non-empty reviews."""
-    from explainrec.io import read_table
+    from explainrec.core.io import read_table
 
     df = read_table(Path(splits) / "train.parquet", "train split", "the split stage", ("user_id", "item_id"))
     if "review" not in df.columns:

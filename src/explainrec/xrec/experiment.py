@@ -1,7 +1,7 @@
-"""The XRec adapter and generation stages' work (the graph's is :mod:`explainrec.xrec.tokenizer`).
+"""The XRec adapter and generation stages' work (the graph's is :mod:`explainrec.xrec.gnn_tables`).
 
 ``load_pairs`` gives both stages the SFT data's pairs with XRec's targets. ``run_moe`` builds the Fig. 2 prompts and targets, loads the frozen
-LLM and trains the adapters. ``run_generate`` writes the test pairs' explanations and
+LLM and trains the adapters. ``run_adapter_generation`` writes the test pairs' explanations and
 their sparsity bucket.
 """
 
@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explainrec.errors import InputError
-from explainrec.io import read_table
+from explainrec.core.errors import InputError
+from explainrec.core.explanation_pairs import PairSource
 from explainrec.xrec.data import ExplainerConfig, assign_buckets, resolve_targets, review_table, xrec_request
+from explainrec.xrec.gnn_tables import Graph
 from explainrec.xrec.moe import Adapters, MoEConfig
-from explainrec.xrec.tokenizer import Graph
 
-ADAPTERS_FILE, SETTINGS_FILE, LOSS_FILE = "adapters.pt", "settings.json", "loss.csv"
+ADAPTERS_FILE, SETTINGS_FILE = "adapters.pt", "settings.json"
 EXPLANATIONS_FILE, BUCKETS_FILE = "explanations.parquet", "buckets.parquet"
 
 
@@ -37,17 +37,17 @@ class XRecPairs:
 
 
 def load_pairs(profiles: str | Path, targets_dir: str | Path, splits: str | Path, filtered: str | Path, graph: Graph,
-               explainer: ExplainerConfig, sft: Any, llm_json: str | Path | None,
+               explainer: ExplainerConfig, source: PairSource, llm_json: str | Path | None,
                rewrite_max_new_tokens: int = 80, train_targets: bool = True) -> XRecPairs:
-    """The SFT explainer's pairs for XRec (``sft``: the SFTParams whose targets, profile layers and
-    target form they share): zero-shot users' train pairs dropped, pairs whose user or item has no
+    """The SFT explainer's pairs for XRec (``source``: the targets, profile layers and target form
+    it shares with SFT): zero-shot users' train pairs dropped, pairs whose user or item has no
     graph row dropped, and the train targets as ``explainer.targets`` says (rewritten reviews only
     with ``train_targets``)."""
-    from explainrec.sft.data import load_sft_data, read_item_names
+    from explainrec.core.explanation_pairs import load_sft_data, read_item_names
 
-    sft_targets = sft.targets
-    data = load_sft_data(profiles, targets_dir, sft_targets, sft.include_unverified, sft.user_layer, sft.item_layer,
-                         target_form=sft.target_form)
+    sft_targets = source.targets
+    data = load_sft_data(profiles, targets_dir, sft_targets, source.include_unverified, source.user_layer,
+                         source.item_layer, target_form=source.target_form)
     data.require("test")
     train, test = data.train.copy(), data.test.copy()
     stats: dict[str, Any] = {"sft_train_pairs": len(train), "sft_test_pairs": len(test)}
@@ -79,7 +79,7 @@ def load_pairs(profiles: str | Path, targets_dir: str | Path, splits: str | Path
 def _rewritten(train: pd.DataFrame, reviews: dict[tuple[str, str], str], llm_json: str | Path | None,
                max_new_tokens: int) -> pd.DataFrame:
     """Eq. 14: the train pairs' reviews rewritten by the llm (through the cached LLM layer)."""
-    from explainrec.evaluation.ground_truth import rewrite_reviews
+    from explainrec.core.rewrite import rewrite_reviews
     from explainrec.llm import open_llm
 
     if llm_json is None:
@@ -109,8 +109,8 @@ def moe_checkpoint(name: str, lm: Any, adapters: Adapters, data: dict[str, list[
     """The adapters' training checkpoint, ``<name>/<key>``: the key is a fingerprint of the settings,
     the seed, the frozen LLM's identity, the adapters' initial weights, the train and test
     examples (token ids and graph vectors) and the number of processes."""
-    from explainrec import launch
-    from explainrec.checkpoints import Checkpoint, fingerprint, state_digest
+    from explainrec.core import launch
+    from explainrec.core.checkpoints import Checkpoint, fingerprint, state_digest
     from explainrec.xrec.train import CHECKPOINT_FORMAT, examples_digest
 
     key = fingerprint("xrec.moe", CHECKPOINT_FORMAT, asdict(explainer), asdict(moe), asdict(train_cfg), int(seed),
@@ -121,9 +121,11 @@ def moe_checkpoint(name: str, lm: Any, adapters: Adapters, data: dict[str, list[
 
 def run_moe(pairs: XRecPairs, graph: Graph, spec: Any, explainer: ExplainerConfig, moe: MoEConfig, train_cfg: Any,
             dataset_format: str | None, seed: int, out: str | Path, progress: bool = True,
-            variant: str | None = None) -> dict[str, Any]:
-    """Train the user and item adapters on ``pairs.train``; writes ``adapters.pt``, ``settings.json``
-    and the per-step ``loss.csv``; returns the metrics (``resumed_from``: the step a checkpoint gave).
+            variant: str | None = None, live: Any = None) -> dict[str, Any]:
+    """Train the user and item adapters on ``pairs.train``; writes ``adapters.pt`` and ``settings.json``;
+    the per-step curves go to ``live`` (a :class:`dvclive.Live` on process 0, see
+    :func:`~explainrec.xrec.train.train_adapters`); returns the metrics (``resumed_from``: the step a
+    checkpoint gave).
 
     Training checkpoints after every step under ``$EXPLAINREC_CACHE/checkpoints/xrec_moe[/<variant>]``
     (:func:`moe_checkpoint`), so a killed run resumes there; the checkpoint is removed once the
@@ -131,7 +133,7 @@ def run_moe(pairs: XRecPairs, graph: Graph, spec: Any, explainer: ExplainerConfi
     kill between the two costs a retraining, never a wrong output)."""
     import torch
 
-    from explainrec import launch
+    from explainrec.core import launch
     from explainrec.xrec.frozen import load_frozen
     from explainrec.xrec.train import examples, train_adapters
 
@@ -146,14 +148,13 @@ def run_moe(pairs: XRecPairs, graph: Graph, spec: Any, explainer: ExplainerConfi
     checkpoint = moe_checkpoint(f"xrec_moe/{variant}" if variant else "xrec_moe", lm, adapters, data, explainer, moe,
                                 train_cfg, seed)
     result = train_adapters(lm, adapters, data["train"], data["test"], train_cfg, explainer.inject_all_layers,
-                            seed, progress, checkpoint=checkpoint, keep_checkpoint=True)
+                            seed, progress, checkpoint=checkpoint, keep_checkpoint=True, live=live)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.save(adapters.state_dict(), out / ADAPTERS_FILE)
     settings = {"d_graph": graph.dim, "hidden": lm.hidden, "moe": asdict(moe), "explainer": asdict(explainer),
                 "base_identity": lm.identity}
     (out / SETTINGS_FILE).write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
-    pd.DataFrame(result["steps"]).to_csv(out / LOSS_FILE, index=False)
     if launch.is_main():
         checkpoint.clear()
     losses = [s["train_loss"] for s in result["steps"]]
@@ -187,7 +188,7 @@ def load_adapters(folder: str | Path) -> tuple[Adapters, dict[str, Any]]:
 
 
 # --- generate ------------------------------------------------------------------------
-def run_generate(pairs: XRecPairs, graph: Graph, spec: Any, adapters_dir: str | Path, explainer: ExplainerConfig,
+def run_adapter_generation(pairs: XRecPairs, graph: Graph, spec: Any, adapters_dir: str | Path, explainer: ExplainerConfig,
                  gen: Any, buckets: int, dataset_format: str | None, out: str | Path,
                  cache_path: str | Path | None = None, progress: bool = True,
                  buckets_by: str = "users") -> dict[str, Any]:

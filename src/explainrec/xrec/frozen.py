@@ -14,10 +14,15 @@ from typing import Any
 
 import torch
 
-from explainrec.errors import ExplainrecError
+from explainrec.core.frozen import freeze
+from explainrec.llm.factory import require_local
 from explainrec.llm.spec import LLMSpec
 from explainrec.llm.types import ChatRequest
-from explainrec.xrec.inject import SPECIAL_TOKENS, add_special_tokens, freeze
+from explainrec.xrec.inject import SPECIAL_TOKENS, add_special_tokens
+
+
+#: why XRec needs the LLM's weights in this process (:func:`explainrec.llm.factory.require_local`)
+WHY_LOCAL = "XRec injects embeddings into the model's input and attention layers"
 
 
 @dataclass
@@ -64,20 +69,11 @@ class FrozenLM:
         return [self.token_ids[t] for t in SPECIAL_TOKENS]
 
 
-def require_local(spec: LLMSpec) -> None:
-    """One-line error unless ``spec`` runs in this process (an HTTP llm has no layers to hook)."""
-    if spec.backend != "transformers":
-        raise ExplainrecError(
-            f"llm {spec.name!r} is served over HTTP (backend {spec.backend}): XRec injects embeddings into the "
-            "model's input and attention layers, which needs the weights in this process; choose a llm with "
-            "backend: transformers (the bundled smollm2-135m, or a hub id on a GPU machine)")
-
-
 def load_frozen(spec: LLMSpec) -> FrozenLM:
     """Load ``spec`` (a transformers backend with a local folder or hub id), add the tokens, freeze it."""
     from explainrec.llm.local import TransformersBackend
 
-    require_local(spec)
+    require_local(spec, WHY_LOCAL)
     backend = TransformersBackend(spec)
     ids = add_special_tokens(backend.tokenizer, backend.model)
     freeze(backend.model)

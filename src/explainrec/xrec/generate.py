@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from explainrec.config import check_int
+from explainrec.core.config import check_int
 from explainrec.llm.types import ChatRequest, Completion
 from explainrec.xrec.frozen import FrozenLM
 from explainrec.xrec.inject import Injector

@@ -40,9 +40,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from explainrec.config import check_bool, check_choice, check_int, check_number
-from explainrec.errors import InputError, ParamError
-from explainrec.seeding import deterministic_torch, stable_rng
+from explainrec.core.config import check_bool, check_choice, check_int, check_number
+from explainrec.core.curves import log_step
+from explainrec.core.errors import InputError, ParamError
+from explainrec.core.seeding import deterministic_torch, stable_rng
 
 COMBINE = ("sum", "mean")
 REG_ON = ("batch", "layer0")
@@ -236,9 +237,12 @@ def _pairs(df: pd.DataFrame, name: str) -> pd.DataFrame:
 
 def train_lightgcn(train: pd.DataFrame, test: pd.DataFrame, config: GNNConfig, seed: int, *,
                    users: Sequence[str] | None = None, items: Sequence[str] | None = None,
-                   progress: bool = True) -> GNNFit:
+                   progress: bool = True, live: Any = None) -> GNNFit:
     """Train LightGCN with BPR on ``train`` (user_id, item_id), early-stopped on a validation slice
     of it, and score Recall/NDCG@top_k on ``test`` against the popularity ranking.
+
+    With ``live`` (a :class:`dvclive.Live`, :mod:`explainrec.core.curves`) each epoch's row of the
+    history is logged at step ``epoch``: ``train/loss``, ``train/bpr``, ``val/recall``, ``val/ndcg``.
 
     The nodes are ``users`` / ``items`` when given (nodes without train edges get a row), else
     those of ``train``, in sorted id order; test rows outside the nodes are dropped and counted.
@@ -306,6 +310,8 @@ def train_lightgcn(train: pd.DataFrame, test: pd.DataFrame, config: GNNConfig, s
         history.append({"epoch": epoch, "loss": round(float(np.average(losses, weights=sizes)), 6),
                         "bpr": round(float(np.average(bprs, weights=sizes)), 6),
                         "val_recall": m[rk], "val_ndcg": m[f"ndcg@{config.top_k}"]})
+        log_step(live, {"train/loss": history[-1]["loss"], "train/bpr": history[-1]["bpr"],
+                        "val/recall": m[rk], "val/ndcg": m[f"ndcg@{config.top_k}"]}, epoch)
         bar.set_postfix(loss=f"{history[-1]['loss']:.4f}", val_recall=m[rk])
         score = m[rk] if m[rk] is not None else float(epoch)  # no validation edges: the last epoch is best
         if best is None or score > best[0]:

@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from explainrec.errors import ExplainrecError
+from explainrec.core.errors import ExplainrecError
 
 USER_TOKEN = "<USER_EMBED>"
 ITEM_TOKEN = "<ITEM_EMBED>"
@@ -59,12 +59,6 @@ def attention_projections(model: Any) -> list[tuple[str, torch.nn.Module]]:
         if all(hasattr(module, p) for p in PROJECTIONS):
             found.extend((f"{name}.{p}", getattr(module, p)) for p in PROJECTIONS)
     return found
-
-
-def freeze(model: Any) -> None:
-    """No parameter of the LLM trains (only the adapters do)."""
-    for p in model.parameters():
-        p.requires_grad_(False)
 
 
 class Injector:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from explainrec.config import check_bool, check_int, check_number
+from explainrec.core.config import check_bool, check_int, check_number
 
 
 @dataclass(frozen=True)

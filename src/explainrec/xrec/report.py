@@ -47,7 +47,7 @@ def bucket_scores(scores: pd.DataFrame, buckets: pd.DataFrame) -> dict[str, Any]
             "buckets": {str(b): _stats(g) for b, g in sorted(merged.groupby("bucket", sort=True), key=lambda t: t[0])}}
 
 
-def summary(gnn: Mapping[str, Any], variants: Mapping[str, Mapping[str, Any]], top_k: int = 20) -> dict[str, Any]:
+def xrec_metrics(gnn: Mapping[str, Any], variants: Mapping[str, Mapping[str, Any]], top_k: int = 20) -> dict[str, Any]:
     """``metrics/xrec.json``: the gnn's ranking metrics and, per variant, its scores overall and per
     bucket plus its training and generation figures (``variants[v]``: ``scores``, ``buckets``,
     ``moe``, ``generate``, and optionally ``explanations``, the generated table: the variants whose
@@ -76,7 +76,7 @@ def _fmt(x: Any, digits: int = 4) -> str:
     return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{digits}f}"
 
 
-def table_markdown(s: Mapping[str, Any], top_k: int = 20) -> str:
+def xrec_tables_markdown(s: Mapping[str, Any], top_k: int = 20) -> str:
     """The README's tables: ranking (LightGCN against popularity), variants, buckets of the full model."""
     g = s["gnn"]
     lines = [f"| ranking (test, train items masked) | Recall@{top_k} | NDCG@{top_k} |", "|---|---:|---:|"]

@@ -8,7 +8,7 @@ is frozen and in eval mode, the adapters in train mode (dropout 0.2, noisy gates
 same loss on the test pairs, before and after training, says whether the adapters
 learnt anything the references reward.
 
-Resume after a kill: given a :class:`~explainrec.checkpoints.Checkpoint` (keyed by the caller on
+Resume after a kill: given a :class:`~explainrec.core.checkpoints.Checkpoint` (keyed by the caller on
 everything the result depends on, :func:`examples_digest` for the data), :func:`train_adapters`
 saves after every ``save_every`` steps (default: each) the adapters, Adam's state, the epoch's
 batch order and its numpy generator, torch's global generators (dropout, noisy gates; one state
@@ -27,10 +27,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from explainrec.checkpoints import Checkpoint, rng_state, set_rng_state
-from explainrec.config import check_int, check_number
+from explainrec.core.checkpoints import Checkpoint, rng_state, set_rng_state
+from explainrec.core.config import check_int, check_number
+from explainrec.core.curves import log_step
+from explainrec.core.seeding import deterministic_torch
 from explainrec.llm.types import ChatRequest
-from explainrec.seeding import deterministic_torch
 from explainrec.xrec.frozen import FrozenLM
 from explainrec.xrec.inject import Injector
 from explainrec.xrec.moe import Adapters
@@ -40,7 +41,7 @@ CHECKPOINT_FORMAT = 1
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class AdapterTrainConfig:
     """``xrec.train``: Adam on the adapters (XRec's code: lr 1e-4, batch 1, 1 epoch; docs/xrec.md says why
     the default run takes lr 1e-3 and 2 epochs of batch 4)."""
 
@@ -125,10 +126,10 @@ def mean_loss(lm: FrozenLM, injector: Injector, adapters: Adapters, data: Sequen
 def _step(lm: FrozenLM, injector: Injector, adapters: Adapters, batch: Sequence[Example]) -> float:
     """Backpropagate ``batch``'s loss into the adapters' gradients; returns the loss.
 
-    With several processes (:mod:`explainrec.launch`) each takes its shard of the batch, weights its
+    With several processes (:mod:`explainrec.core.launch`) each takes its shard of the batch, weights its
     mean by its share of the batch's explanation tokens and the gradients are summed: the batch's
     gradient and loss, as one process computes them, up to float order."""
-    from explainrec import launch
+    from explainrec.core import launch
 
     if launch.world_size() == 1:
         loss = batch_loss(lm, injector, adapters, batch)
@@ -147,7 +148,7 @@ def _step(lm: FrozenLM, injector: Injector, adapters: Adapters, batch: Sequence[
 
 def examples_digest(data: Sequence[Example]) -> str:
     """sha256 of ``data`` in order: each example's token ids, explanation start and graph vectors."""
-    from explainrec.checkpoints import array_digest
+    from explainrec.core.checkpoints import array_digest
 
     return array_digest(*(a for e in data for a in (np.asarray(e.ids, dtype=np.int64), np.asarray(e.start),
                                                      np.asarray(e.user, dtype=np.float32),
@@ -156,7 +157,7 @@ def examples_digest(data: Sequence[Example]) -> str:
 
 def _rng_states() -> list[dict[str, Any]]:
     """Every process's global generators (rank order); the one process's alone without a launcher."""
-    from explainrec import launch
+    from explainrec.core import launch
 
     mine = rng_state()
     if launch.world_size() == 1:
@@ -167,12 +168,16 @@ def _rng_states() -> list[dict[str, Any]]:
 
 
 def train_adapters(lm: FrozenLM, adapters: Adapters, train: Sequence[Example], test: Sequence[Example],
-                   config: TrainConfig, all_layers: bool, seed: int, progress: bool = True,
+                   config: AdapterTrainConfig, all_layers: bool, seed: int, progress: bool = True,
                    checkpoint: Checkpoint | None = None, save_every: int = 1,
-                   keep_checkpoint: bool = False) -> dict[str, Any]:
+                   keep_checkpoint: bool = False, live: Any = None) -> dict[str, Any]:
     """Fit ``adapters`` in place; returns per-step losses, the test NLL before and after, and
     ``resumed_from`` (the step a checkpoint gave, 0 for a fresh run). They train, in float32, on the
     LLM's input device, and are moved back to the device they came on before it returns.
+
+    ``live`` (a :class:`dvclive.Live`, :mod:`explainrec.core.curves`; pass it on process 0 only): each
+    step's ``train/loss`` at its step, the test NLL as ``test/nll`` at step 0 (before) and at the last
+    step (after); a resumed run logs the saved steps first.
 
     ``checkpoint``: the training state is saved there every ``save_every`` steps and after the last
     one (by process 0), a saved state is continued from, and the checkpoint is removed when training
@@ -182,7 +187,7 @@ def train_adapters(lm: FrozenLM, adapters: Adapters, train: Sequence[Example], t
     """
     from tqdm.auto import tqdm
 
-    from explainrec import launch
+    from explainrec.core import launch
 
     check_int(save_every, "save_every")
     launch.init_process_group()  # several processes under `accelerate launch`; nothing with one
@@ -233,6 +238,9 @@ def train_adapters(lm: FrozenLM, adapters: Adapters, train: Sequence[Example], t
                                  "steps": steps, "test_nll_before": before, "test_nll_after": after,
                                  "world_size": launch.world_size()})
 
+        log_step(live, {"test/nll": before}, 0)
+        for s in steps:  # the steps a checkpoint gave
+            log_step(live, {"train/loss": s["train_loss"]}, s["step"])
         adapters.train()
         bar = tqdm(total=total, initial=done, desc="xrec adapters", unit="step", disable=not progress)
         for k in range(done, total):
@@ -244,6 +252,7 @@ def train_adapters(lm: FrozenLM, adapters: Adapters, train: Sequence[Example], t
             step_loss = _step(lm, injector, adapters, batch)
             opt.step()
             steps.append({"step": k + 1, "epoch": epoch + 1, "train_loss": round(step_loss, 5)})
+            log_step(live, {"train/loss": steps[-1]["train_loss"]}, k + 1)
             bar.update(1)
             bar.set_postfix(loss=f"{steps[-1]['train_loss']:.3f}")
             if checkpoint is not None and ((k + 1) % save_every == 0 or k + 1 == total):
@@ -253,6 +262,7 @@ def train_adapters(lm: FrozenLM, adapters: Adapters, train: Sequence[Example], t
             after = mean_loss(lm, injector, adapters, test, config.batch_size)
             if checkpoint is not None and keep_checkpoint:
                 save(total)  # finished: a rerun before the outputs are written returns this at once
+        log_step(live, {"test/nll": after}, total)
     if checkpoint is not None and not keep_checkpoint and launch.is_main():
         checkpoint.clear()
     base_grads = sum(p.grad is not None for p in lm.model.parameters())

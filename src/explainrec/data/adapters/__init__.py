@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from explainrec.core.errors import InputError, ParamError
+from explainrec.core.io import sha256_file
 from explainrec.data.adapters import amazon, movielens, precomputed, steam, yelp
 from explainrec.data.schema import Dataset
-from explainrec.errors import InputError, ParamError
-from explainrec.io import sha256_file
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ import pandas as pd
 
 from explainrec.data.adapters.common import Columns, build, flatten, ident, iter_records, join_unique, number, text, \
     value, whole
+from explainrec.core.errors import InputError
 from explainrec.data.schema import Dataset
-from explainrec.errors import InputError
 
 
 def _timestamp(rec: dict, path: Path, lineno: int) -> int | None:

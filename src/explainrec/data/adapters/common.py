@@ -5,7 +5,7 @@
   :func:`ast.literal_eval` for files of Python literals (Amazon 2014 metadata,
   Steam). ``eval`` is never used.
 * :func:`ident`, :func:`number`, :func:`whole` and :func:`text` read one field of
-  a record and raise :class:`~explainrec.errors.InputError` naming the file,
+  a record and raise :class:`~explainrec.core.errors.InputError` naming the file,
   the field and the line.
 * :class:`Columns` collects rows as column lists, so a file of millions of lines
   becomes one DataFrame without a list of millions of dicts.
@@ -29,8 +29,8 @@ from typing import IO, Any
 
 import pandas as pd
 
+from explainrec.core.errors import InputError
 from explainrec.data.schema import Dataset, conform
-from explainrec.errors import InputError
 
 GZIP_MAGIC = b"\x1f\x8b"
 LINE_EXPECTED = "a JSON object (or Python literal) per line"

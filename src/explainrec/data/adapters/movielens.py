@@ -29,9 +29,9 @@ from pathlib import Path
 import pandas as pd
 
 from explainrec.assets.wheels import extract_member, fetch_wheel
+from explainrec.core.errors import InputError, ParamError
 from explainrec.data.adapters.common import build
 from explainrec.data.schema import Dataset
-from explainrec.errors import InputError, ParamError
 
 PACKAGE, VERSION = "recbole", "1.2.1"
 PREFIX = "recbole/dataset_example/ml-100k/"

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from explainrec.core.errors import InputError, ParamError
 from explainrec.data.adapters.common import build
 from explainrec.data.schema import Dataset
-from explainrec.errors import InputError, ParamError
 
 REQUIRED = ("uid", "iid", "explanation")
 #: schema column -> accepted source column names, first match wins
@@ -35,7 +35,7 @@ SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".pkl": "pic
 PICKLE_EXPECTED = "true to read a pandas pickle (unpickling runs code from the file; only do this for files you trust)"
 
 
-def read_table(path: Path, allow_pickle: bool = False) -> pd.DataFrame:
+def read_any_table(path: Path, allow_pickle: bool = False) -> pd.DataFrame:
     """Read a parquet, CSV or (only with ``allow_pickle``) pickle table, chosen by suffix."""
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
@@ -74,7 +74,7 @@ def _first(df: pd.DataFrame, key: str, column: str) -> pd.Series:
 
 def load(path: Path, allow_pickle: bool = False) -> Dataset:
     """Read a precomputed-profiles table into the schema."""
-    df = read_table(path, allow_pickle)
+    df = read_any_table(path, allow_pickle)
     for col in REQUIRED:
         if col not in df.columns:
             raise InputError(path, col, f"a column '{col}' (the table needs {', '.join(REQUIRED)})",

@@ -28,9 +28,9 @@ from typing import Any
 
 import pandas as pd
 
+from explainrec.core.errors import InputError
 from explainrec.data.adapters.common import Columns, build, flatten, ident, iter_records, join_unique, text, value
 from explainrec.data.schema import Dataset
-from explainrec.errors import InputError
 
 _POSTED = re.compile(r"Posted\s+([A-Za-z]+)\s+(\d{1,2})(?:,\s*(\d{4}))?\.?$")
 

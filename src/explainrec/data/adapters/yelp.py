@@ -22,8 +22,8 @@ import pandas as pd
 
 from explainrec.data.adapters.common import Columns, build, flatten, ident, iter_records, join_unique, number, text, \
     value
+from explainrec.core.errors import InputError
 from explainrec.data.schema import Dataset
-from explainrec.errors import InputError
 
 
 def _timestamp(raw: Any, path: Path, lineno: int) -> int | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from explainrec.sft.prompt import (INSTRUCTION, RESPONSE_PREFIX, build_prompt, chat_request, has_two_openings,
+from explainrec.core.explanation_prompt import (INSTRUCTION, RESPONSE_PREFIX, build_prompt, chat_request, has_two_openings,
                                    normalise_target, prompt_messages, strip_prefix)
 
 

@@ -1,4 +1,4 @@
-"""The one way a stage reads its params section (explainrec.config), and params.yaml as the home of every default."""
+"""The one way a stage reads its params section (explainrec.core.config), and params.yaml as the home of every default."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pytest
 import yaml
 
-from explainrec.config import check_int, check_number, from_section
-from explainrec.errors import ParamError
+from explainrec.core.config import check_int, check_number, from_section
+from explainrec.core.errors import ParamError
 from tests.conftest import REPO
 
 
@@ -49,46 +49,46 @@ def sections():
     from explainrec.cpeg.negatives import NegativeConfig
     from explainrec.data.kcore import FilterConfig
     from explainrec.data.split import SplitConfig
-    from explainrec.evaluation.bootstrap import CompareParams
-    from explainrec.evaluation.report import EvalParams
-    from explainrec.experiments.ground_truth import GroundTruthParams
+    from explainrec.evaluation.bootstrap import CompareConfig
+    from explainrec.evaluation.report import EvalConfig
+    from explainrec.experiments.ground_truth import GroundTruthConfig
     from explainrec.profiles.pghis import ProfileConfig
     from explainrec.report.config import ReportConfig
-    from explainrec.sft.params import GenerateParams, SFTParams
+    from explainrec.sft.params import SFTGenerateConfig, SFTTrainConfig
 
     return {"filter": FilterConfig, "split": SplitConfig, "profiles": ProfileConfig, "negatives": NegativeConfig,
-            "cpeg": CPEGConfig, "sft": SFTParams, "generate": GenerateParams, "evaluate": EvalParams,
-            "ground_truth": GroundTruthParams, "compare": CompareParams, "report": ReportConfig,
+            "cpeg": CPEGConfig, "sft": SFTTrainConfig, "generate": SFTGenerateConfig, "evaluate": EvalConfig,
+            "ground_truth": GroundTruthConfig, "compare": CompareConfig, "report": ReportConfig,
             **lrrecsys_sections(), **xrec_sections(),
             **recpie_sections()}
 
 
 def recpie_sections():
-    from explainrec.recpie.config import ExplainerConfig, RecPIEConfig, RLConfig
+    from explainrec.recpie.config import RecPIEConfig, RecPIEExplainerConfig, RLConfig
 
-    return {"recpie": RecPIEConfig, "recpie.explainer": ExplainerConfig, "recpie.rl": RLConfig}
+    return {"recpie": RecPIEConfig, "recpie.explainer": RecPIEExplainerConfig, "recpie.rl": RLConfig}
 
 
 def lrrecsys_sections():
-    from explainrec.lrrecsys.autoencoder import AutoencoderConfig
-    from explainrec.lrrecsys.explain import ExplainConfig
+    from explainrec.core.domain_prompts import ExplainConfig
+    from explainrec.core.recommender.autoencoder import AutoencoderConfig
+    from explainrec.core.recommender.train import TrainConfig
     from explainrec.lrrecsys.pairs import PairsConfig
-    from explainrec.lrrecsys.report import ReportConfig
-    from explainrec.lrrecsys.train import TrainConfig
+    from explainrec.lrrecsys.report import LRRecsysReportConfig
 
     return {"lrrecsys.pairs": PairsConfig, "lrrecsys.explain": ExplainConfig, "lrrecsys.autoencoder": AutoencoderConfig,
-            "lrrecsys.train": TrainConfig, "lrrecsys.report": ReportConfig}
+            "lrrecsys.train": TrainConfig, "lrrecsys.report": LRRecsysReportConfig}
 
 
 def xrec_sections():
     from explainrec.xrec.data import ExplainerConfig
     from explainrec.xrec.generate import GenerateConfig
+    from explainrec.xrec.gnn_tables import SparsityConfig
     from explainrec.xrec.graph import GNNConfig
     from explainrec.xrec.moe import MoEConfig
-    from explainrec.xrec.tokenizer import SparsityConfig
-    from explainrec.xrec.train import TrainConfig
+    from explainrec.xrec.train import AdapterTrainConfig
 
-    return {"xrec.gnn": GNNConfig, "xrec.sparsity": SparsityConfig, "xrec.moe": MoEConfig, "xrec.train": TrainConfig,
+    return {"xrec.gnn": GNNConfig, "xrec.sparsity": SparsityConfig, "xrec.moe": MoEConfig, "xrec.train": AdapterTrainConfig,
             "xrec.generate": GenerateConfig, "xrec.explainer": ExplainerConfig}
 
 
@@ -119,10 +119,10 @@ def test_every_ablation_and_llm_entry_is_valid():
 def test_every_lrrecsys_entry_is_valid():
     """Every explanation set, embedding and run entry builds, the model section agrees with ModelConfig's
     defaults, and every run reads an embedding entry that exists."""
+    from explainrec.core.domain_prompts import ExplainConfig
+    from explainrec.core.recommender.model import ModelConfig
     from explainrec.lrrecsys.embeddings import EmbedConfig
     from explainrec.lrrecsys.experiment import RunConfig
-    from explainrec.lrrecsys.explain import ExplainConfig
-    from explainrec.lrrecsys.model import ModelConfig
 
     lr = yaml.safe_load((REPO / "params.yaml").read_text())["lrrecsys"]
     for name, entry in lr["explanation_sets"].items():

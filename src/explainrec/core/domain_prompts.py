@@ -24,9 +24,14 @@ turn, so the model only writes the reason; generation stops at the end of the se
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from explainrec.errors import ParamError
+import pandas as pd
+
+from explainrec.core.config import check_bool, check_choice, check_int, check_layer
+from explainrec.core.errors import ParamError
+from explainrec.core.text import truncate
 
 STYLES = ("zero_shot", "history", "last_item")
 PROMPTS = ("contrastive", "alternative")
@@ -154,3 +159,41 @@ def answer_opening(style: str, prompt: str, d: Domain, positive: bool) -> str:
     """What the assistant turn starts with (the one-shot styles answer "Explanation: ...")."""
     one_shot = style != "zero_shot" and prompt == "contrastive"
     return ("Explanation: " if one_shot else "") + opening(d, positive)
+
+
+@dataclass(frozen=True)
+class ExplainConfig:
+    """``lrrecsys.explain`` (and the overrides of ``lrrecsys.explanation_sets``)."""
+
+    style: str = "zero_shot"
+    prompt: str = "contrastive"
+    profile_augmentation: bool = True
+    domain: str = "auto"
+    profile_layer: int = 0
+    max_profile_chars: int | None = 80
+    max_new_tokens: int = 32
+
+    def __post_init__(self) -> None:
+        check_choice(self.style, "style", STYLES)
+        check_choice(self.prompt, "prompt", PROMPTS)
+        check_bool(self.profile_augmentation, "profile_augmentation")
+        check_choice(self.domain, "domain", ("auto", *DOMAINS))
+        check_layer(self.profile_layer, "profile_layer")
+        check_int(self.max_profile_chars, "max_profile_chars", none_ok=True)
+        check_int(self.max_new_tokens, "max_new_tokens")
+
+
+def item_texts(items: pd.DataFrame, profiles: Mapping[str, str], config: ExplainConfig) -> dict[str, str]:
+    """``{item_id: text}``: "title: profile" with profile augmentation, else the title
+    (an item without a title is named by its id)."""
+    out = {}
+    for item_id, title in zip(items["item_id"].astype(str), items["title"]):
+        name = str(title) if not pd.isna(title) and str(title).strip() else f"item {item_id}"
+        profile = profiles.get(item_id) if config.profile_augmentation else None
+        if profile:
+            text = " ".join(profile.split())
+            if config.max_profile_chars is not None:
+                text = truncate(text, config.max_profile_chars)
+            name = f"{name}: {text}"
+        out[item_id] = name
+    return out

@@ -56,7 +56,7 @@ against 0.444 on the test explanations). Clipping helped Adagrad alone, so
 optimiser at its best measured setting. Small corpora give few steps (3 a
 epoch for 300 texts), which is why the accuracies stay well below 1.
 
-:func:`train_autoencoder` survives a kill: given a :class:`~explainrec.checkpoints.Checkpoint`
+:func:`train_autoencoder` survives a kill: given a :class:`~explainrec.core.checkpoints.Checkpoint`
 (:func:`autoencoder_checkpoint` keys it on the texts, the settings and the seed) it saves the
 weights, the optimiser, the batch-order generator, torch's global generators and the losses
 every ``save_every`` epochs (default: each), and a rerun continues from the last saved epoch to
@@ -71,6 +71,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -79,11 +80,12 @@ from sklearn.feature_extraction.text import CountVectorizer
 from torch import nn
 from tqdm.auto import tqdm
 
-from explainrec.checkpoints import UNUSABLE, Checkpoint, fingerprint, restore_fit, rng_state
-from explainrec.config import check_choice, check_int, check_number
-from explainrec.errors import ExplainrecError, ParamError
-from explainrec.io import atomic_dir, write_json
-from explainrec.seeding import deterministic_torch
+from explainrec.core.checkpoints import UNUSABLE, Checkpoint, fingerprint, restore_fit, rng_state
+from explainrec.core.config import check_choice, check_int, check_number
+from explainrec.core.curves import log_step
+from explainrec.core.errors import ExplainrecError, ParamError
+from explainrec.core.io import atomic_dir, write_json
+from explainrec.core.seeding import deterministic_torch
 
 PAD, UNK = 0, 1
 OPTIMIZERS = ("adagrad", "sgd", "adam")
@@ -249,7 +251,7 @@ def autoencoder_checkpoint(name: str, texts: Sequence[str], config: AutoencoderC
 
 def train_autoencoder(texts: Sequence[str], config: AutoencoderConfig, seed: int, progress: bool = True,
                       checkpoint: Checkpoint | None = None, save_every: int = 1,
-                      keep_checkpoint: bool = False) -> AutoencoderFit:
+                      keep_checkpoint: bool = False, live: Any = None, prefix: str = "") -> AutoencoderFit:
     """Build the vocabulary from ``texts`` (the training explanations) and fit the autoencoder on them.
 
     ``seed`` fixes the initial weights (``torch.manual_seed``) and the batch
@@ -260,6 +262,9 @@ def train_autoencoder(texts: Sequence[str], config: AutoencoderConfig, seed: int
     ``save_every`` epochs and after the last, a saved state is continued from (the fit's
     ``resumed_from`` says which epoch), and the checkpoint is removed when the fit returns,
     unless ``keep_checkpoint`` (the caller clears it once its outputs are written).
+
+    ``live`` (a :class:`dvclive.Live`, :mod:`explainrec.core.curves`): each epoch's mean loss as
+    ``<prefix>train/loss`` at step ``epoch`` (a resumed fit logs the saved epochs first).
     """
     if len(texts) == 0:
         raise ExplainrecError("autoencoder: the training corpus is empty (no explanation to train on)")
@@ -283,8 +288,11 @@ def train_autoencoder(texts: Sequence[str], config: AutoencoderConfig, seed: int
             losses = list(saved["losses"])
         except UNUSABLE as exc:  # a state this code cannot use
             checkpoint.discard(exc)
-            return train_autoencoder(texts, config, seed, progress, checkpoint, save_every, keep_checkpoint)
+            return train_autoencoder(texts, config, seed, progress, checkpoint, save_every, keep_checkpoint, live,
+                                     prefix)
     resumed_from = len(losses)
+    for epoch, value in enumerate(losses, 1):
+        log_step(live, {f"{prefix}train/loss": value}, epoch)
     bar = tqdm(range(resumed_from + 1, config.epochs + 1), desc="autoencoder", unit="epoch", disable=not progress)
     for epoch in bar:
         total = 0.0
@@ -297,6 +305,7 @@ def train_autoencoder(texts: Sequence[str], config: AutoencoderConfig, seed: int
             optimizer.step()
             total += loss.item() * len(batch)
         losses.append(total / len(data))
+        log_step(live, {f"{prefix}train/loss": losses[-1]}, epoch)
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
         if checkpoint is not None and (epoch % save_every == 0 or epoch == config.epochs):
             checkpoint.save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from explainrec.config import check_choice, check_int
-from explainrec.errors import ParamError
+from explainrec.core.config import check_choice, check_int
+from explainrec.core.errors import ParamError
 
 T = TypeVar("T")
 LAUNCHERS = ("python", "accelerate")
@@ -93,7 +93,7 @@ def relaunch(config: LaunchConfig, argv: Sequence[str] | None = None) -> None:
 def outputs(out: str | Path) -> Iterator[Path]:
     """Process 0: the stage's ``atomic_dir(out)``; any other process: a temporary folder dropped at the end,
     so that only one process writes the outputs."""
-    from explainrec.io import atomic_dir
+    from explainrec.core.io import atomic_dir
 
     if is_main():
         with atomic_dir(out) as tmp:

@@ -17,7 +17,7 @@ The paper runs every model ten times and reports means and standard deviations
 (§5.1); :func:`run_seeds` does that for both tasks and :func:`paired_seed_test` compares two
 variants over the same seeds.
 
-Resume after a kill: :func:`fit` takes a :class:`~explainrec.checkpoints.Checkpoint` and saves,
+Resume after a kill: :func:`fit` takes a :class:`~explainrec.core.checkpoints.Checkpoint` and saves,
 every ``save_every`` epochs (default: each), the weights, the optimiser, the batch-order
 generator, torch's global generators, the losses so far and the early-stopping state (best
 loss, best epoch, best weights). A rerun with the same inputs (:func:`fit_checkpoint` keys the
@@ -42,11 +42,12 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from explainrec.checkpoints import UNUSABLE, Checkpoint, array_digest, fingerprint, restore_fit, rng_state, state_digest
-from explainrec.config import check_choice, check_device, check_int, check_number, resolve_device
-from explainrec.errors import ParamError
-from explainrec.lrrecsys.model import Inputs, ModelConfig, build_model, parameter_count
-from explainrec.seeding import deterministic_torch, stable_rng
+from explainrec.core.checkpoints import UNUSABLE, Checkpoint, array_digest, fingerprint, restore_fit, rng_state, state_digest
+from explainrec.core.config import check_choice, check_device, check_int, check_number, resolve_device
+from explainrec.core.curves import log_step
+from explainrec.core.errors import ParamError
+from explainrec.core.recommender.model import Inputs, ModelConfig, build_model, parameter_count
+from explainrec.core.seeding import deterministic_torch, stable_rng
 
 TASKS = ("regression", "classification")
 OPTIMIZERS = ("adam", "sgd")
@@ -119,7 +120,7 @@ class Fit:
     resumed_from: int = 0  # the epoch a checkpoint gave (0: a fresh fit); never part of a data file
 
 
-def _split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def validation_split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded (train, validation) row indices; at least one row on each side when both are possible."""
     order = stable_rng(seed, "lrrecsys", "validation").permutation(n)
     n_val = 0 if val_fraction == 0 or n < 2 else min(max(1, round(val_fraction * n)), n - 1)
@@ -150,7 +151,7 @@ def fit_checkpoint(name: str, model_config: ModelConfig, train_config: TrainConf
 def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ratings: np.ndarray, task: str,
         n_users: int, n_items: int, seed: int, progress: bool = False,
         initial_state: Mapping[str, torch.Tensor] | None = None, checkpoint: Checkpoint | None = None,
-        save_every: int = 1, keep_checkpoint: bool = False) -> Fit:
+        save_every: int = 1, keep_checkpoint: bool = False, live: Any = None, prefix: str = "") -> Fit:
     """Train one model of ``model_config`` for ``task`` on ``inputs`` and their ``ratings``.
 
     ``initial_state``: weights to start from (a warm start, as RecPIE's rounds do) instead of the
@@ -158,7 +159,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ra
     them on the validation slice to replace them.
 
     Deterministic for a seed: ``torch.manual_seed(seed)`` before the model is built (its
-    initialisation), a numpy generator from :func:`explainrec.seeding.stable_rng` for the
+    initialisation), a numpy generator from :func:`explainrec.core.seeding.stable_rng` for the
     validation slice and a ``torch.Generator`` seeded with ``seed`` for the batch order.
 
     ``checkpoint`` (see :func:`fit_checkpoint`): the state is saved there every ``save_every``
@@ -166,6 +167,10 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ra
     (``resumed_from`` says which epoch), ending with the weights and losses of an uninterrupted
     fit. The checkpoint is removed when the fit returns, unless ``keep_checkpoint`` (the caller
     then clears it once its outputs are written; a rerun before that returns at once).
+
+    ``live`` (a :class:`dvclive.Live`, :mod:`explainrec.core.curves`): each epoch's ``<prefix>train/loss``
+    and ``<prefix>val/loss`` (with a validation slice) at step ``epoch``; a resumed fit logs the saved
+    epochs first.
     """
     check_choice(task, "task", TASKS)
     check_int(save_every, "save_every")
@@ -180,7 +185,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ra
     device = torch.device(resolve_device(train_config.device))
     model.to(device)
     inputs, y_all = inputs.to(device), y_all.to(device)
-    train_rows, val_rows = _split(len(inputs), train_config.val_fraction, seed)
+    train_rows, val_rows = validation_split(len(inputs), train_config.val_fraction, seed)
     train, y_train = inputs.subset(train_rows), y_all[train_rows]
     val, y_val = inputs.subset(val_rows), y_all[val_rows]
     make = torch.optim.Adam if train_config.optimizer == "adam" else torch.optim.SGD
@@ -201,7 +206,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ra
         except UNUSABLE as exc:  # e.g. a model the code now builds otherwise
             checkpoint.discard(exc)
             return fit(model_config, train_config, inputs, ratings, task, n_users, n_items, seed, progress,
-                       initial_state, checkpoint, save_every, keep_checkpoint)
+                       initial_state, checkpoint, save_every, keep_checkpoint, live, prefix)
     elif initial_state is not None and len(val):
         model.eval()
         best_loss, best_state = _mean_loss(model, val, y_val, task, 1024), copy.deepcopy(model.state_dict())
@@ -212,6 +217,13 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ra
                          "best_state": best_state, "best_epoch": result.best_epoch, "stopped": stopped,
                          "train_loss": result.train_loss, "val_loss": result.val_loss})
 
+    def log(epoch: int) -> None:
+        log_step(live, {f"{prefix}train/loss": result.train_loss[epoch - 1],
+                        f"{prefix}val/loss": result.val_loss[epoch - 1] if len(result.val_loss) >= epoch else None},
+                 epoch)
+
+    for done in range(1, result.epochs_run + 1):  # the epochs a checkpoint gave
+        log(done)
     last = result.epochs_run if stopped else train_config.epochs  # an early stop a checkpoint holds is final
     bar = tqdm(range(result.epochs_run + 1, last + 1), desc=f"fit {model_config.arch} {task}", unit="epoch",
                disable=not progress, leave=False)
@@ -238,6 +250,7 @@ def fit(model_config: ModelConfig, train_config: TrainConfig, inputs: Inputs, ra
                 best_state = copy.deepcopy(model.state_dict())
             elif train_config.patience and epoch - result.best_epoch >= train_config.patience:
                 stopped = True
+        log(epoch)
         if checkpoint is not None and (stopped or epoch % save_every == 0 or epoch == train_config.epochs):
             save(epoch)
         if stopped:
@@ -343,7 +356,7 @@ class SeedRuns:
 def run_seeds(model_config: ModelConfig, train_config: TrainConfig, train_inputs: Inputs | Sequence[Inputs],
               train_ratings: np.ndarray, test_inputs: Inputs | Sequence[Inputs], test_ratings: np.ndarray,
               n_users: int, n_items: int, seeds: Sequence[int], progress: bool = True,
-              checkpoint_name: str | None = "lrrecsys_train") -> SeedRuns:
+              checkpoint_name: str | None = "lrrecsys_train", live: Any = None) -> SeedRuns:
     """For each seed, fit a regression and a classification model on the train pairs and
     evaluate both on the test pairs (the paper's ten independent runs, §5.1).
 
@@ -352,7 +365,10 @@ def run_seeds(model_config: ModelConfig, train_config: TrainConfig, train_inputs
 
     Each fit checkpoints under ``$EXPLAINREC_CACHE/checkpoints/<checkpoint_name>/`` (None: no
     checkpoints); the checkpoints stay until the last fit is done, so a rerun after a kill skips
-    the finished fits and resumes the interrupted one, and are removed before returning."""
+    the finished fits and resumes the interrupted one, and are removed before returning.
+
+    ``live`` (a :class:`dvclive.Live`): each fit's curves under the prefix ``seed<seed>/<task>/``
+    (``seed3/regression/train/loss``, ...), so the seeds' curves do not interleave."""
     seeds = [check_int(s, "seeds", 0) for s in seeds]
     if not seeds:
         raise ParamError("seeds", "at least one seed", seeds)
@@ -374,7 +390,7 @@ def run_seeds(model_config: ModelConfig, train_config: TrainConfig, train_inputs
                                             task, n_users, n_items, seed)
                 checkpoints.append(checkpoint)
             result = fit(model_config, train_config, train_inputs, train_ratings, task, n_users, n_items, seed,
-                         checkpoint=checkpoint, keep_checkpoint=True)
+                         checkpoint=checkpoint, keep_checkpoint=True, live=live, prefix=f"seed{seed}/{task}/")
             y_hat, attention = predict(result.model, test_inputs)
             if runs is None:
                 runs = SeedRuns(seeds=seeds, tokens=tuple(result.model.tokens),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from explainrec.checkpoints import array_digest, fingerprint, state_digest
+from explainrec.core.checkpoints import array_digest, fingerprint, state_digest
 
 
 def test_array_digest_sees_values_dtype_shape_order_and_none():

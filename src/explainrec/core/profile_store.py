@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from explainrec.io import read_table
+from explainrec.core.io import read_table
 
 USER_FILE = "user_profiles.parquet"
 ITEM_FILE = "item_profiles.parquet"
@@ -40,3 +40,11 @@ def load_profiles(folder: str | Path, user_layer: int = -1, item_layer: int = -1
     users = select_layer(read_profile_table(folder, "user"), "user_id", user_layer)
     items = select_layer(read_profile_table(folder, "item"), "item_id", item_layer)
     return users, items
+
+
+def write_profiles(users: pd.DataFrame, items: pd.DataFrame, folder: str | Path) -> None:
+    """The profiles stage's two tables, every layer, into ``folder``."""
+    from explainrec.core.io import write_parquet
+
+    write_parquet(users, Path(folder) / USER_FILE)
+    write_parquet(items, Path(folder) / ITEM_FILE)

@@ -11,7 +11,7 @@ reads that stage's folder ``data/<targets>``:
   writes them (``data/reference/explanations.parquet``, from the ``explanation``
   column of the splits, e.g. XRec's released sets); all count as verified.
 
-Targets are put in shape by :func:`explainrec.sft.prompt.normalise_target`
+Targets are put in shape by :func:`explainrec.core.explanation_prompt.normalise_target`
 (``target_form``: one opening, as written or in Fig. 4's form). With an items
 table (the filter stage's ``items.parquet``) each prompt names the item: its
 title and, when the dataset has them, its categories.
@@ -22,20 +22,52 @@ left out and counted in the returned statistics.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from explainrec.errors import InputError, ParamError
-from explainrec.sft.params import TARGET_COLUMNS, TARGETS, TARGETS_FILE
-from explainrec.sft.prompt import RESPONSE_PREFIX, build_prompt, has_two_openings, normalise_target
+from explainrec.core.config import check_bool, check_choice, check_layer
+from explainrec.core.errors import InputError, ParamError
+from explainrec.core.explanation_prompt import RESPONSE_PREFIX, TARGET_FORMS, build_prompt, has_two_openings, normalise_target
 
+#: where the SFT targets come from; each is a stage whose folder ``data/<name>`` holds TARGETS_FILE
+TARGETS = ("cpeg", "reference")
+#: the targets table both stages write and SFT reads, and the columns it reads
+TARGETS_FILE = "explanations.parquet"
+TARGET_COLUMNS = ("split", "user_id", "item_id", "explanation", "verified")
 SPLITS = ("train", "test")
 #: the columns of every pair table
 PAIR_COLUMNS = ["user_id", "item_id", "user_profile", "item_profile", "prompt", "target", "reference"]
 
+
+
+@dataclass(frozen=True)
+class PairSource:
+    """Which pairs the explainers learn from: the keys of params.yaml's ``sft`` section that
+    SFT and XRec share (XRec learns the SFT explainer's targets)."""
+
+    targets: str = "cpeg"  # cpeg | reference
+    include_unverified: bool = True
+    target_form: str = "as_written"  # as_written | fig4 (explanation_prompt.normalise_target)
+    user_layer: int = -1
+    item_layer: int = -1
+
+    def __post_init__(self) -> None:
+        check_choice(self.targets, "targets", TARGETS)
+        check_bool(self.include_unverified, "include_unverified")
+        check_choice(self.target_form, "target_form", TARGET_FORMS)
+        check_layer(self.user_layer, "user_layer")
+        check_layer(self.item_layer, "item_layer")
+
+    @classmethod
+    def of(cls, sft_section: dict[str, Any], where: str = "sft") -> PairSource:
+        """The pair source of a whole ``sft`` section (its other keys are SFT's own)."""
+        from explainrec.core.config import from_section
+
+        keys = {f.name for f in fields(cls)}
+        return from_section(cls, {k: v for k, v in (sft_section or {}).items() if k in keys}, where)
 
 @dataclass
 class SFTData:
@@ -116,7 +148,7 @@ def item_names(items: pd.DataFrame) -> dict[str, tuple[str | None, str | None]]:
 
 def read_item_names(path: str | Path) -> dict[str, tuple[str | None, str | None]]:
     """:func:`item_names` of the filter stage's ``items.parquet`` at ``path``."""
-    from explainrec.io import read_table
+    from explainrec.core.io import read_table
 
     return item_names(read_table(path, "items", "the filter stage", ("item_id",)))
 
@@ -153,7 +185,7 @@ def load_sft_data(profiles: str | Path, targets_dir: str | Path, targets: str = 
     """Read profiles and the targets table (``targets_dir``: the cpeg or the reference stage's
     folder, as ``targets`` says) and build both pair tables; ``items``, an items table whose
     titles and categories go into the prompts (None: Fig. 4's prompt, profiles only)."""
-    from explainrec.profiles.store import load_profiles
+    from explainrec.core.profile_store import load_profiles
 
     if targets not in TARGETS:
         raise ParamError("sft.targets", f"one of {', '.join(TARGETS)}", targets)

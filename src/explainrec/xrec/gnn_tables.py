@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explainrec.config import check_choice, check_int, check_number
-from explainrec.errors import InputError
-from explainrec.io import read_table
-from explainrec.seeding import stable_rng
+from explainrec.core.config import check_choice, check_int, check_number
+from explainrec.core.errors import InputError
+from explainrec.core.io import read_table
+from explainrec.core.seeding import stable_rng
 
-USERS_FILE, ITEMS_FILE, HISTORY_FILE = "users.parquet", "items.parquet", "history.csv"
+USERS_FILE, ITEMS_FILE = "users.parquet", "items.parquet"
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,11 @@ def _ids(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_gnn(splits: str | Path, filtered: str | Path, out: str | Path, gnn: Any, sparsity: SparsityConfig,
-            seed: int, progress: bool = True) -> dict[str, Any]:
+            seed: int, progress: bool = True, live: Any = None) -> dict[str, Any]:
     """LightGCN embeddings for every user and item of the filtered data; writes ``users.parquet``
-    (user_id, zero_shot, train_interactions, embedding), ``items.parquet`` (item_id, embedding) and
-    the per-epoch ``history.csv``; returns the metrics (Recall/NDCG@k against popularity)."""
+    (user_id, zero_shot, train_interactions, embedding) and ``items.parquet`` (item_id, embedding); the
+    per-epoch curves go to ``live`` (a :class:`dvclive.Live`, see :func:`~explainrec.xrec.graph.train_lightgcn`);
+    returns the metrics (Recall/NDCG@k against popularity)."""
     from explainrec.xrec.graph import train_lightgcn
 
     t0 = time.perf_counter()
@@ -79,7 +80,7 @@ def run_gnn(splits: str | Path, filtered: str | Path, out: str | Path, gnn: Any,
     held = set(zero_shot_users(users, sparsity.zero_shot_users, seed) if sparsity.zero_shot == "held_out"
                else set(test["user_id"]) - set(train["user_id"]))  # test_only: never in the graph's splits
     fit = train_lightgcn(train[~train["user_id"].isin(held)], test[~test["user_id"].isin(held)], gnn, seed,
-                         users=users, items=items, progress=progress)
+                         users=users, items=items, progress=progress, live=live)
     user_emb = np.array(fit.user_embeddings, dtype=np.float32, copy=True)
     row_u = {u: k for k, u in enumerate(fit.user_ids)}
     row_i = {i: k for k, i in enumerate(fit.item_ids)}
@@ -98,7 +99,6 @@ def run_gnn(splits: str | Path, filtered: str | Path, out: str | Path, gnn: Any,
                   "embedding": list(user_emb)}).to_parquet(out / USERS_FILE, index=False)
     pd.DataFrame({"item_id": fit.item_ids, "embedding": list(np.asarray(fit.item_embeddings, np.float32))}).to_parquet(
         out / ITEMS_FILE, index=False)
-    pd.DataFrame(fit.history).to_csv(out / HISTORY_FILE, index=False)
     metrics = dict(fit.metrics)
     metrics.update({"zero_shot_users": len(held), "zero_shot": sparsity.zero_shot, "zero_shot_without_profile_items": no_history,
                     "config": asdict(gnn), "seconds_total": round(time.perf_counter() - t0, 2)})

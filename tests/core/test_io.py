@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from explainrec.io import atomic_dir
+from explainrec.core.io import atomic_dir
 
 
 def test_a_failed_block_keeps_the_old_output_and_leaves_no_temporary(tmp_path):

@@ -30,7 +30,9 @@ from typing import Any
 import pandas as pd
 
 from explainrec.llm.types import ChatRequest
-from explainrec.sft.params import TARGET_FORMS
+
+#: how SFT targets are put in shape (:func:`normalise_target`)
+TARGET_FORMS = ("as_written", "fig4")
 
 INSTRUCTION = (
     "You are an AI assistant specialized in understanding user profile and item profile. "
@@ -147,5 +149,5 @@ def prompt_messages(prompt: str) -> list[dict[str, str]]:
 
 def chat_request(prompt: str, **gen: Any) -> ChatRequest:
     """A prompt (:func:`build_prompt`'s) as a :class:`ChatRequest` for ``LLM.chat`` (no system turn, as
-    in training); ``gen`` are :class:`~explainrec.llm.types.GenParams` fields such as ``max_new_tokens``."""
+    in training); ``gen`` are :class:`~explainrec.llm.types.GenerationConfig` fields such as ``max_new_tokens``."""
     return ChatRequest.of(None, prompt, **gen)

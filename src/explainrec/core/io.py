@@ -75,6 +75,18 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path``, atomically."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    """Write a table as CSV without its index, atomically."""
+    with atomic_file(path) as tmp:
+        df.to_csv(tmp, index=False)
+
+
 def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
     """Write a table without its index (used inside an atomic folder or alone)."""
     df.to_parquet(path, index=False)
@@ -83,8 +95,8 @@ def write_parquet(df: pd.DataFrame, path: str | Path) -> None:
 def read_table(path: str | Path, what: str, writer: str = "an earlier stage",
                columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """A parquet table another stage wrote; a missing file or column is an
-    :class:`~explainrec.errors.InputError` naming it."""
-    from explainrec.errors import InputError
+    :class:`~explainrec.core.errors.InputError` naming it."""
+    from explainrec.core.errors import InputError
 
     path = Path(path)
     if not path.exists():

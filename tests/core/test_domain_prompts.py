@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from explainrec.errors import ParamError
-from explainrec.lrrecsys.prompts import DOMAINS, answer_opening, opening, resolve_domain, user_message
+from explainrec.core.domain_prompts import DOMAINS, answer_opening, opening, resolve_domain, user_message
+from explainrec.core.errors import ParamError
 
 
 def test_domain_words_from_the_dataset_format():

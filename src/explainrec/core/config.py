@@ -6,7 +6,7 @@ section's keys and whose defaults are the values in params.yaml
 :func:`from_section`, which rejects unknown keys, lets the dataclass check its
 values in ``__post_init__`` with the ``check_*`` helpers below, and names the
 bad key with its full dotted path (``cpeg.max_retries``) in the one-line
-:class:`~explainrec.errors.ParamError`. The dataclasses raise with the bare
+:class:`~explainrec.core.errors.ParamError`. The dataclasses raise with the bare
 field name, so a test can build one directly and a section nested anywhere
 (``ablations.wo_sft``) gets the right name.
 """
@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import MISSING, fields, is_dataclass
 from typing import Any, TypeVar
 
-from explainrec.errors import ParamError
+from explainrec.core.errors import ParamError
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@
   optional E_context is absent from our data) goes through a second self-attention layer
   (App. A.2, Eqs. 26-28, d_k = 8), is flattened and passes an MLP of sizes [64, 8, 1] with
   ReLU and a sigmoid output (App. A.3, C.1). The loss (BCE, Eq. 14, or MSE for the rating
-  regression of C.1) lives in :mod:`explainrec.lrrecsys.train`.
+  regression of C.1) lives in :mod:`explainrec.core.recommender.train`.
 
 Variants (App. C.5), chosen by :class:`ModelConfig`:
 
@@ -43,8 +43,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from explainrec.config import check_choice, check_int
-from explainrec.errors import ParamError
+from explainrec.core.config import check_choice, check_int
+from explainrec.core.errors import ParamError
 
 ARCHS = ("dnn", "ncf")
 #: where the explanation tokens come from: the Inputs, free learnable vectors (Ablation 1), none (black box)
