@@ -11,7 +11,7 @@ through, and for each configuration of the sweep fine-tunes the SFT base model
 ``--train`` train rows, then explains ``--test`` test rows greedily, with no
 response cache, through the same code as the sft and generate stages
 (:func:`explainrec.core.explanation_pairs.build_pairs`, :func:`explainrec.sft.train.train_sft`,
-:func:`explainrec.sft.generate.explain_pairs`). Each configuration changes
+:func:`explainrec.sft.generate.explain_with_model`). Each configuration changes
 one thing of ``base`` (the library's SFT defaults with ``targets: reference``):
 the target form, the item title in the prompt, the learning rate, LoRA's rank
 and modules, the epochs, the number of train pairs.
@@ -75,7 +75,7 @@ def run_config(name: str, inputs: dict[str, Any], base: Path, encoder: Path, n_t
     from explainrec.core.explanation_pairs import build_pairs
     from explainrec.core.explanation_prompt import has_two_openings
     from explainrec.evaluation.text import bertscore, bleu, rouge, usr
-    from explainrec.sft.generate import explain_pairs, open_model_llm
+    from explainrec.sft.generate import explain_with_model, open_model_llm
     from explainrec.sft.params import SFTGenerateConfig, SFTTrainConfig
     from explainrec.sft.train import sample_pairs, train_sft
 
@@ -92,7 +92,7 @@ def run_config(name: str, inputs: dict[str, Any], base: Path, encoder: Path, n_t
         t0 = time.perf_counter()
         llm = open_model_llm(Path(out) / "model", SFTGenerateConfig(max_new_tokens=max_new_tokens, threads=threads),
                              name=name, progress=False, use_cache=False)
-        table = explain_pairs(llm, test, max_new_tokens)
+        table = explain_with_model(llm, test, max_new_tokens)
         gen_seconds = time.perf_counter() - t0
         machine = llm.stats.machine
         del llm

@@ -62,7 +62,7 @@ def main(params_path: str, pairs: Path, filtered: Path, profiles: Path, llm_json
     from explainrec.llm.factory import load_spec, require_local
     from explainrec.recpie.aspects import pair_reviews
     from explainrec.recpie.config import RecPIEConfig
-    from explainrec.recpie.loop import RecPIEData, run_recpie, summary, write_outputs
+    from explainrec.recpie.loop import RecPIEData, run_recpie, rounds_metrics, write_outputs
     from explainrec.recpie.recommender import TextEmbedder
 
     t0 = time.perf_counter()
@@ -90,7 +90,7 @@ def main(params_path: str, pairs: Path, filtered: Path, profiles: Path, llm_json
                         if (encoder / "encoder.json").exists() else str(encoder))
     result = run_recpie(data, backend, embedder, config, model_config, train_config, seed(params), default_cache_path().parent.parent / "recpie", llm=llm,
                         encoder_identity=f"{config.encoder}:{encoder_identity}")
-    m = summary(result, config)
+    m = rounds_metrics(result, config)
     m.update({"machine": backend.machine, "llm": llm.stats.as_metrics(), "seconds": round(time.perf_counter() - t0, 2)})
     with atomic_dir(out) as tmp, open_curves(curves) as live:
         write_outputs(result, m, tmp, live)

@@ -73,7 +73,7 @@ def test_rounds_report_metrics_and_round_0_is_the_base_model(tmp_path):
     assert set(result.explanations["split"]) == {"train", "test"}
     assert result.explanations["positive"].str.startswith("The user watched this movie because").all()
     assert result.explanations["negative"].str.startswith("The user did not watch this movie because").all()
-    summary = loop.summary(result, RecPIEConfig(**CONFIG))
+    summary = loop.rounds_metrics(result, RecPIEConfig(**CONFIG))
     assert summary["round_0"]["round"] == 0 and summary["last"]["round"] == 1
     json.dumps(summary)
 
@@ -159,7 +159,7 @@ def test_the_validation_slice_is_fixed_and_each_round_refits_the_recommender(tmp
     w0, w1 = (torch.load(result.state / f"round_{r}" / "recommender.pt", weights_only=True) for r in (0, 1))
     change = sum(float(((w1[k].double() - w0[k].double()) ** 2).sum()) for k in w0 if w0[k].is_floating_point())
     assert r1["recommender_change"] == pytest.approx(change ** 0.5, rel=1e-5)
-    summary = loop.summary(result, RecPIEConfig(**CONFIG))
+    summary = loop.rounds_metrics(result, RecPIEConfig(**CONFIG))
     assert summary["rounds"][1]["best_epoch"] == r1["best_epoch"] and summary["rounds"][1]["validation_pairs"] == 3
 
 
@@ -230,7 +230,7 @@ def test_write_outputs_writes_the_stage_folder_and_the_grpo_curves(tmp_path):
     from tests.core.test_curves import tsv
 
     result = _run(tmp_path)
-    m = loop.summary(result, RecPIEConfig())
+    m = loop.rounds_metrics(result, RecPIEConfig())
     with curves(tmp_path / "curves") as live:
         (tmp_path / "out").mkdir()
         loop.write_outputs(result, m, tmp_path / "out", live)

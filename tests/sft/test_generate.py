@@ -10,7 +10,7 @@ import pytest
 from explainrec.core.config import from_section
 from explainrec.core.errors import InputError, ParamError
 from explainrec.core.explanation_prompt import build_prompt, chat_request, has_two_openings
-from explainrec.sft.generate import explain_pairs, open_model_llm, run_generate
+from explainrec.sft.generate import explain_with_model, open_model_llm, run_generate
 from explainrec.sft.params import SFTGenerateConfig
 from tests.sft import pair_rows, write_cpeg, write_items, write_profiles, write_splits
 
@@ -52,7 +52,7 @@ def test_prompt_is_the_training_prompt(tiny_model_dir, tmp_path):
     prompt = build_prompt("likes jazz", "a jazz film", "Round Midnight")
     pairs = pd.DataFrame({"user_id": ["u"], "item_id": ["i"], "user_profile": ["likes jazz"],
                           "item_profile": ["a jazz film"], "prompt": [prompt], "reference": ["r"]})
-    table = explain_pairs(llm, pairs, max_new_tokens=3)
+    table = explain_with_model(llm, pairs, max_new_tokens=3)
     assert len(table) == 1 and llm.stats.llm_calls == 1
     rendered = llm.backend.render(chat_request(prompt))
     assert rendered == f"user: {prompt} [SEP] assistant:"  # tiny chat template

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from explainrec.core.config import from_section
-from explainrec.sft.generate import explain_pairs, open_model_llm
+from explainrec.sft.generate import explain_with_model, open_model_llm
 from explainrec.sft.params import SFTGenerateConfig, SFTTrainConfig
 from explainrec.sft.train import train_sft
 from tests.sft.test_train import FAST, pairs  # noqa: F401  (the module fixture)
@@ -21,5 +21,5 @@ def test_a_lora_step_on_the_gpu_learns_and_the_merged_model_generates_there(tiny
     llm = open_model_llm(tmp_path / "model", SFTGenerateConfig(max_new_tokens=6, batch_size=4, device="cuda"), None,
                          progress=False, use_cache=False)
     assert llm.stats.machine["device"].startswith("cuda") and llm.stats.machine["dtype"] == "float32"
-    table = explain_pairs(llm, pairs[1], max_new_tokens=6)
+    table = explain_with_model(llm, pairs[1], max_new_tokens=6)
     assert len(table) == len(pairs[1]) and table["explanation"].str.len().gt(0).all()

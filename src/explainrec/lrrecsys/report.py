@@ -1,4 +1,4 @@
-"""The LR-Recsys runs_summary: every run in the layout of paper 003's Table 6, the paper's Amazon Movie
+"""The LR-Recsys summary: every run in the layout of paper 003's Table 6, the paper's Amazon Movie
 figures beside ours for scale, paired tests over seeds, and the learning-efficiency curve (Table 3).
 
 The paper's rows are its Amazon Movie column (Tables 2-6: the closest to the default

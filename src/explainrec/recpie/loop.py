@@ -108,7 +108,7 @@ def cap(pairs: pd.DataFrame, config: RecPIEConfig, seed: int) -> pd.DataFrame:
     return out
 
 
-def fingerprint(data: RecPIEData, pairs: pd.DataFrame, config: RecPIEConfig, model: ModelConfig,
+def run_fingerprint(data: RecPIEData, pairs: pd.DataFrame, config: RecPIEConfig, model: ModelConfig,
                 train: TrainConfig, seed: int, base_identity: str, encoder_identity: str) -> str:
     """sha256 of everything a round's state depends on (not ``rounds``)."""
     items = sorted({i for h in pairs["history"] for i in h} | set(pairs["item_id"]))
@@ -164,7 +164,7 @@ def run_recpie(data: RecPIEData, backend: Any, embedder: TextEmbedder,
     test_rows = np.flatnonzero((pairs["split"] == "test").to_numpy())
     users = np.zeros(len(pairs), np.int64)
     users[train_rows], users[test_rows] = enc.train.user.numpy(), enc.test.user.numpy()
-    root = Path(state_dir) / fingerprint(data, pairs, config, model_config, train_config, seed,
+    root = Path(state_dir) / run_fingerprint(data, pairs, config, model_config, train_config, seed,
                                          str(backend.identity), encoder_identity)[:16]
     aspects: dict[str, list[str]] = {}
     sources = aspect_texts(pairs.iloc[test_rows], data.texts, data.reviews)  # Coverage is on the test pairs
@@ -343,7 +343,7 @@ def _reward_fn(rec: Any, embedder: TextEmbedder, heads: dict[bool, str], train_i
     return recpie_reward
 
 
-def summary(result: RecPIEResult, config: RecPIEConfig) -> dict[str, Any]:
+def rounds_metrics(result: RecPIEResult, config: RecPIEConfig) -> dict[str, Any]:
     """The metrics file: per-round rows (RMSE, MAE, reward, KL, coverage, ...), round 0 and the last round."""
     keep = ("round", "rmse", "mae", "rmse_5", "mae_5", "reward", "kl", "coverage", "coverage_positive",
             "coverage_negative", "best_epoch", "epochs_run", "recommender_change", "rl_steps", "rl_reward", "rl_kl",

@@ -38,7 +38,7 @@ def open_model_llm(model: str | Path, params: SFTGenerateConfig, cache_path: str
     return open_llm(spec, cache_path, desc=f"generate ({name})", use_cache=use_cache, progress=progress)
 
 
-def explain_pairs(llm: Any, pairs: pd.DataFrame, max_new_tokens: int = 96) -> pd.DataFrame:
+def explain_with_model(llm: Any, pairs: pd.DataFrame, max_new_tokens: int = 96) -> pd.DataFrame:
     """``user_id, item_id, explanation, reference`` for each row of a pair table (its ``prompt``;
     greedy decoding)."""
     requests = [chat_request(p, max_new_tokens=max_new_tokens) for p in pairs["prompt"]]
@@ -75,7 +75,7 @@ def run_generate(model: str | Path, profiles: str | Path, targets_dir: str | Pat
                          items, target_form)
     data.require("test")
     llm = open_model_llm(model, params, cache_path, progress=progress)
-    table = explain_pairs(llm, data.test, params.max_new_tokens)
+    table = explain_with_model(llm, data.test, params.max_new_tokens)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out / "explanations.parquet", index=False)
