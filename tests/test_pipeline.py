@@ -69,7 +69,7 @@ def test_repro_reruns_only_what_changed(project: Path) -> None:
     assert moe["base_parameters_with_grad"] == 0 and moe["pairs"]["targets"] == "rewrite"  # the tiny data have reviews
     report = json.loads((project / "metrics" / "report.json").read_text())
     assert report["pairs"] == 3 and report["methods"] == ["full", "wo_sft", "wo_pghis", "xrec", "LR-Recsys", "RecPIE"]
-    assert report["explained_pairs"]["full"] == 3 and report["plots"] == 8 and report["tables"] == 6
+    assert report["explained_pairs"]["full"] == 3 and report["plots"] == 9 and report["tables"] == 6
     assert "xrec_buckets" in (project / "data" / "report" / "index.html").read_text()
 
     set_param(project, "xrec.generate.max_new_tokens", 6)  # XRec's generation: no graph, no adapter training

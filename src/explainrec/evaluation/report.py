@@ -271,6 +271,10 @@ def summarise(methods: Mapping[str, Mapping[str, Any]], scores: Mapping[str, pd.
                                                  compare, seed)
         for name, control in compare_controls(list(methods), scores, compare, seed, labels).items():
             summary[name][f"vs_{compare.controls[name]}"] = {_slug(h): d.to_dict() for h, d in control.items()}
+        skipped = [f"{a} against {b}" for a, b in compare.controls.items() if a not in methods or b not in methods]
+        if skipped:
+            markdown += (f"\nNot compared (compare.controls names an explainer this run does not have): "
+                         f"{'; '.join(skipped)}.\n")
     plot = pd.DataFrame([{"method": name, **{_slug(h): row[h] for h in shown}} for name, row in values.items()])
     return summary, markdown, plot
 
@@ -291,15 +295,11 @@ def compare_to_baseline(names: Sequence[str], scores: Mapping[str, pd.DataFrame]
 
 def compare_controls(names: Sequence[str], scores: Mapping[str, pd.DataFrame], compare: CompareConfig,
                      seed: int, labels: Mapping[str, str] | None = None) -> dict[str, dict[str, Difference]]:
-    """``{name: {header: Difference}}`` for every ``compare.controls`` entry whose explainer is in
-    ``names`` (a run without it has nothing to compare): the explainer against its control
-    (name − control), paired as :func:`compare_to_baseline` pairs them. A control that is not
-    an explainer of the run is a ParamError."""
-    against = {name: control for name, control in compare.controls.items() if name in names}
-    for name, control in against.items():
-        if control not in names:
-            raise ParamError(f"compare.controls.{name}", f"an explainer of the run (one of {', '.join(names)})",
-                             control)
+    """``{name: {header: Difference}}`` for every ``compare.controls`` entry with both explainers in
+    ``names``: the explainer against its control (name − control), paired as
+    :func:`compare_to_baseline` pairs them. An entry with a side missing from the run is left out
+    (:func:`summarise` notes it under the table)."""
+    against = {name: control for name, control in compare.controls.items() if name in names and control in names}
     return _paired(names, scores, against, compare, seed, labels)
 
 
