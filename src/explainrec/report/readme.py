@@ -297,11 +297,16 @@ def eval_table(m: Metrics) -> str:
 
 
 def _eval_methods(m: Metrics) -> tuple[Doc, str, list[str]]:
-    """eval_summary.json, the baseline's name and the compared methods (sorted)."""
+    """eval_summary.json, the baseline's name and the compared methods (sorted). The baseline is the
+    method every other one is compared with (``vs_<baseline>``); a ``compare.controls`` pair adds a
+    ``vs_<control>`` to one method only."""
     summary = m.json("eval_summary.json")
-    keys = {k for v in summary.data.values() if isinstance(v, dict) for k in v if k.startswith("vs_")}
+    methods = [v for v in summary.data.values() if isinstance(v, dict)]
+    keys = {k for v in methods for k in v if k.startswith("vs_") and k[3:] in summary.data
+            and sum(k in w for w in methods) == len(methods) - 1 and k not in summary.data[k[3:]]}
     if len(keys) != 1:
-        raise ReadmeError(f"{summary.where}: expected one 'vs_<baseline>' comparison per method, got {sorted(keys)}")
+        raise ReadmeError(f"{summary.where}: expected one 'vs_<baseline>' comparison in every method but the "
+                          f"baseline, got {sorted(keys)}")
     baseline = keys.pop()[3:]
     return summary, baseline, sorted(k for k in summary.data if k != baseline)
 
