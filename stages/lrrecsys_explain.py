@@ -15,7 +15,8 @@ from pathlib import Path
 
 import click
 
-from common import FILTERED, LLM, METRICS, OUT, PAIRS, PROFILES, load_params, merged_section, one_line_errors, params_option, section
+from common import (FILTERED, LLM, METRICS, OUT, PAIRS, PROFILES, dataset_format, load_params, merged_section,
+                   one_line_errors, params_option)
 
 
 @click.command()
@@ -40,9 +41,7 @@ def main(params_path: str, name: str, pairs: Path, filtered: Path, profiles: Pat
 
     params = load_params(params_path)
     config = merged_section(params, "lrrecsys.explain", f"lrrecsys.explanation_sets.{name}", ExplainConfig)
-    dataset = section(params, "dataset")
-    fmt = section(params, f"datasets.{dataset}").get("format")
-    domain = resolve_domain(config.domain, fmt)
+    domain = resolve_domain(config.domain, dataset_format(params))
     table = read_pairs(pairs)
     items = read_table(filtered / "items.parquet", "items")
     item_profiles = select_layer(read_profile_table(profiles, "item"), "item_id", config.profile_layer)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import click
 
-from common import EXPLANATIONS, FILTERED, PAIRS, load_params, one_line_errors, params_option, path_option, read_section, section
+from common import (EXPLANATIONS, FILTERED, PAIRS, dataset_format, load_params, one_line_errors, params_option,
+                   path_option, read_section, section)
 
 
 @click.command()
@@ -71,8 +72,7 @@ def main(params_path: str, runs_dir: Path, attention: Path, pairs: Path, explana
     write_csv(attention_histogram(att), plots / "lrrecsys_attention.csv")
     write_csv(efficiency_curve(runs), plots / "lrrecsys_efficiency.csv")
     explain = read_section(params, "lrrecsys.explain", ExplainConfig)
-    dataset = section(params, "dataset")
-    domain = resolve_domain(explain.domain, section(params, f"datasets.{dataset}").get("format"))
+    domain = resolve_domain(explain.domain, dataset_format(params))
     words = set(opening(domain, True).split()) | set(opening(domain, False).split()) | {domain.item, domain.items}
     items = read_table(filtered / "items.parquet", "items")
     titles = {str(i): (str(t) if not pd.isna(t) else str(i)) for i, t in zip(items["item_id"], items["title"])}

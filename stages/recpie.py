@@ -25,8 +25,8 @@ from pathlib import Path
 
 import click
 
-from common import (CURVES, ENCODER, FILTERED, LLM, METRICS, OUT, PAIRS, PROFILES, load_params, number, one_line_errors,
-                    params_option, read_section, seed, section)
+from common import (CURVES, ENCODER, FILTERED, LLM, METRICS, OUT, PAIRS, PROFILES, dataset_format, load_params, number,
+                   one_line_errors, params_option, read_section, seed, section)
 
 
 @click.command()
@@ -74,14 +74,13 @@ def main(params_path: str, pairs: Path, filtered: Path, profiles: Path, llm_json
     train_config = read_section(params, "lrrecsys.train", TrainConfig)
     explain = read_section(params, "lrrecsys.explain", ExplainConfig)
     autoencoder = read_section(params, "lrrecsys.autoencoder", AutoencoderConfig)
-    fmt = section(params, f"datasets.{section(params, 'dataset')}").get("format")
     spec = load_spec(llm_json)
     require_local(spec, "RecPIE trains a soft prompt and LoRA weights inside the model")
     items = read_table(filtered / "items.parquet", "items")
     item_profiles = select_layer(read_profile_table(profiles, "item"), "item_id", explain.profile_layer)
     pair_table = read_pairs(pairs)
     reviews = pair_reviews(pair_table, read_table(filtered / "interactions.parquet", "interactions"))
-    data = RecPIEData(pair_table, item_texts(items, item_profiles, explain), resolve_domain(explain.domain, fmt),
+    data = RecPIEData(pair_table, item_texts(items, item_profiles, explain), resolve_domain(explain.domain, dataset_format(params)),
                       explain.style, explain.prompt, reviews)
     llm = open_llm(spec, desc="recpie aspects")
     backend = llm.backend
